@@ -1,0 +1,52 @@
+"""Latency in ONNX Runtime, measured, not estimated.
+
+Two models are timed interleaved (run A, run B, run A, ...) on the same inputs, so
+machine noise hits both alike; the speedup is the ratio of their medians.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .data import InputSet
+from .runtime import ModelSource, run, session
+from .verify import verify
+
+
+def benchmark(models: list[ModelSource], inputs: InputSet, runs: int = 50, warmup: int = 5,
+              threads: int | None = None, labels: list[str] | None = None) -> dict:
+    """Latency per model (median, p90, mean in ms, throughput); speedup and output
+    difference when two models are given."""
+    if not 1 <= len(models) <= 2:
+        raise ValueError("benchmark takes one or two models")
+    sessions = [session(m, threads) for m in models]
+    feed = next(inputs.batches())
+    batch = len(next(iter(feed.values())))
+    for _ in range(warmup):
+        for s in sessions:
+            run(s, feed)
+    times: list[list[float]] = [[] for _ in sessions]
+    for _ in range(runs):
+        for s, t in zip(sessions, times):
+            t0 = time.perf_counter()
+            run(s, feed)
+            t.append(time.perf_counter() - t0)
+    names = labels or [f"model{i}" for i in range(len(models))]
+    result: dict = {
+        "runs": runs, "warmup": warmup, "threads": threads, "batch_size": batch,
+        "models": [_stats(n, t, batch) for n, t in zip(names, times)],
+    }
+    if len(models) == 2:
+        result["speedup"] = result["models"][0]["median_ms"] / result["models"][1]["median_ms"]
+        result["output_difference"] = verify(models[0], models[1], inputs.head(batch), threads)["outputs"]
+    return result
+
+
+def _stats(name: str, seconds: list[float], batch: int) -> dict:
+    ms = np.asarray(seconds) * 1e3
+    median = float(np.median(ms))
+    return {"name": name, "median_ms": median, "p90_ms": float(np.percentile(ms, 90)),
+            "mean_ms": float(ms.mean()), "min_ms": float(ms.min()),
+            "throughput_per_s": batch / (median / 1e3) if median else None}

@@ -1,0 +1,161 @@
+"""Inputs for running a model: the user's npz, or seeded random arrays of the right shapes.
+
+An npz is keyed by input name, its arrays' first axis holds the samples, and an optional
+``labels`` array holds class indices. Everything is checked against the model's inputs
+before anything runs, so a wrong file is one clear line, not an ONNX Runtime traceback.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from .errors import SepconvError
+from .shapes import Shape, graph_inputs, input_shapes
+
+LABELS_KEY = "labels"
+#: Batch size used when the model's batch dimension is symbolic.
+DEFAULT_BATCH = 32
+#: Random samples drawn when no data is given and the batch dimension is symbolic.
+DEFAULT_RANDOM_SAMPLES = 8
+
+
+@dataclass
+class InputSet:
+    """Arrays keyed by input name, all with the same number of samples on axis 0."""
+
+    arrays: dict[str, np.ndarray]
+    labels: np.ndarray | None
+    batch: int
+    source: str  # "data" or "random"
+
+    @property
+    def samples(self) -> int:
+        return len(next(iter(self.arrays.values())))
+
+    def batches(self) -> Iterator[dict[str, np.ndarray]]:
+        """Feeds of ``batch`` samples each (the last one smaller unless the batch size is fixed)."""
+        n = self.samples
+        for start in range(0, n, self.batch):
+            yield {k: v[start:start + self.batch] for k, v in self.arrays.items()}
+
+    def head(self, n: int) -> InputSet:
+        """The first n samples."""
+        return InputSet({k: v[:n] for k, v in self.arrays.items()},
+                        None if self.labels is None else self.labels[:n], self.batch, self.source)
+
+
+def load_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Read an npz file (no pickles) into a dict, or raise a one-line error."""
+    p = Path(path)
+    if not p.is_file():
+        raise SepconvError(f"{p}: no such file", kind="not_found")
+    try:
+        with np.load(p, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise SepconvError(f"{p}: not a readable .npz file ({str(exc).splitlines()[0][:200]})") from None
+
+
+def input_dtypes(model: onnx.ModelProto) -> dict[str, np.dtype]:
+    return {v.name: helper.tensor_dtype_to_np_dtype(v.type.tensor_type.elem_type) for v in graph_inputs(model)}
+
+
+def prepare_inputs(model: onnx.ModelProto, overrides: dict[str, list[int]], data: dict[str, np.ndarray] | None,
+                   seed: int = 0, samples: int | None = None) -> InputSet:
+    """Check the user's arrays against the model (or draw random ones) and pick the batch size."""
+    shapes = input_shapes(model, overrides)
+    dtypes = input_dtypes(model)
+    if data is None:
+        return _random_inputs(shapes, dtypes, seed, samples)
+    data = dict(data)
+    labels = data.pop(LABELS_KEY, None)
+    missing = [n for n in shapes if n not in data]
+    extra = [k for k in data if k not in shapes]
+    if missing:
+        raise SepconvError(f"the data has no array for input(s) {', '.join(missing)} "
+                           f"(keys found: {', '.join(data) or 'none'})")
+    if extra:
+        raise SepconvError(f"the data has array(s) {', '.join(extra)} that are not model inputs "
+                           f"(inputs: {', '.join(shapes)}; 'labels' is the only other key allowed)")
+    arrays = {n: _check_array(n, data[n], shapes[n], dtypes[n]) for n in shapes}
+    counts = {len(a) for a in arrays.values()}
+    if len(counts) != 1:
+        raise SepconvError(f"the data's arrays hold different numbers of samples: "
+                           f"{', '.join(f'{k}={len(v)}' for k, v in arrays.items())}")
+    n = counts.pop()
+    if n == 0:
+        raise SepconvError("the data holds no samples")
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
+            raise SepconvError(f"'labels' must be {n} whole numbers (one per sample), "
+                               f"not an array of shape {labels.shape} and dtype {labels.dtype}")
+    batch = _batch_size(shapes)
+    if batch is not None and n % batch:
+        raise SepconvError(f"the model's batch size is fixed to {batch}, but the data has {n} samples "
+                           f"(not a multiple of {batch})")
+    if samples is not None:
+        arrays = {k: v[:samples] for k, v in arrays.items()}
+        labels = None if labels is None else labels[:samples]
+    return InputSet(arrays, labels, batch or DEFAULT_BATCH, "data")
+
+
+def _check_array(name: str, a: np.ndarray, shape: Shape | None, dtype: np.dtype) -> np.ndarray:
+    if shape is not None:
+        if a.ndim != len(shape):
+            raise SepconvError(f"input {name}: the data's array has shape {a.shape} but the model expects "
+                               f"rank {len(shape)} ({_fmt(shape)}, samples on the first axis)")
+        for i, (got, want) in enumerate(zip(a.shape[1:], shape[1:]), start=1):
+            if want is not None and got != want:
+                raise SepconvError(f"input {name}: dim {i} is {got} in the data but {want} in the model "
+                                   f"(data {a.shape}, model {_fmt(shape)})")
+    if a.dtype == dtype:
+        return a
+    same_kind = (np.issubdtype(a.dtype, np.floating) and np.issubdtype(dtype, np.floating)) or (
+        np.issubdtype(a.dtype, np.integer) and np.issubdtype(dtype, np.integer))
+    if not same_kind:
+        raise SepconvError(f"input {name}: the data is {a.dtype} but the model expects {dtype}")
+    return a.astype(dtype)
+
+
+def _batch_size(shapes: dict[str, Shape | None]) -> int | None:
+    """The fixed batch size, when every input fixes its first dim (to the same value)."""
+    firsts = {s[0] for s in shapes.values() if s}
+    if len(firsts) == 1:
+        only = firsts.pop()
+        return int(only) if only is not None else None
+    return None
+
+
+def _random_inputs(shapes: dict[str, Shape | None], dtypes: dict[str, np.dtype], seed: int,
+                   samples: int | None) -> InputSet:
+    rng = np.random.default_rng(seed)
+    batch = _batch_size(shapes)
+    n = samples or batch or DEFAULT_RANDOM_SAMPLES
+    if batch is not None:
+        n = max(batch, n - n % batch)
+    arrays = {}
+    for name, shape in shapes.items():
+        if shape is None or any(d is None for d in shape[1:]):
+            raise SepconvError(f"input {name} has unknown dims ({'?' if shape is None else _fmt(shape)}): "
+                               f"give them with --input-shape {name}=1x3x224x224 or pass --data FILE.npz")
+        full = (n, *[int(d) for d in shape[1:]])  # type: ignore[arg-type]
+        dtype = dtypes[name]
+        if np.issubdtype(dtype, np.floating):
+            arrays[name] = rng.standard_normal(full).astype(dtype)
+        elif dtype == np.bool_:
+            arrays[name] = rng.integers(0, 2, full).astype(bool)
+        else:
+            arrays[name] = rng.integers(0, 10, full).astype(dtype)
+    return InputSet(arrays, None, batch or DEFAULT_BATCH, "random")
+
+
+def _fmt(shape: Shape) -> str:
+    return "x".join("?" if d is None else str(d) for d in shape)

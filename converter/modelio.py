@@ -1,0 +1,173 @@
+"""Loading and saving ONNX models safely.
+
+Loading turns every way a file can be wrong into a one-line :class:`SepconvError`.
+Saving is atomic (temporary file in the target folder, fsync, rename) and switches to
+external data past protobuf's 2 GB limit, so large models load and save too.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import external_data_helper
+
+from .errors import SepconvError
+
+#: Past this many bytes of tensor data a model is saved with external data (protobuf's
+#: hard limit is 2 GiB for the whole message).
+EXTERNAL_DATA_THRESHOLD = 1_800_000_000
+
+
+def load_model(path: str | os.PathLike[str], *, check: bool = True) -> onnx.ModelProto:
+    """Load an ONNX model (external data included) or raise a one-line error."""
+    return load_model_sized(path, check=check)[0]
+
+
+def load_model_sized(path: str | os.PathLike[str], *, check: bool = True) -> tuple[onnx.ModelProto, int]:
+    """Load a model as :func:`load_model` does; also return its bytes on disk (external data included)."""
+    p = Path(path)
+    if not p.exists():
+        raise SepconvError(f"{p}: no such file", kind="not_found")
+    if not p.is_file():
+        raise SepconvError(f"{p}: not a file")
+    try:
+        model = onnx.load(str(p), load_external_data=False)
+        size = p.stat().st_size + _external_bytes(model, p.parent)
+        if size > p.stat().st_size:
+            external_data_helper.load_external_data_for_model(model, str(p.parent))
+    except (DecodeError, RuntimeError, ValueError, TypeError) as exc:
+        raise SepconvError(f"{p}: not a valid ONNX protobuf ({_first_line(exc)})", "unsupported") from None
+    except OSError as exc:
+        raise SepconvError(f"{p}: cannot read ({_first_line(exc)})") from None
+    if not model.HasField("graph") or len(model.graph.node) == 0:
+        raise SepconvError(f"{p}: not an ONNX model (no graph nodes)", "unsupported")
+    if check:
+        check_model(model, p)
+    return model, size
+
+
+def _external_bytes(model: onnx.ModelProto, base: Path) -> int:
+    """Bytes of the external data files the model refers to (each file counted once)."""
+    files = set()
+    for g in iter_graphs(model.graph):
+        for t in g.initializer:
+            if t.data_location == onnx.TensorProto.EXTERNAL:
+                for e in t.external_data:
+                    if e.key == "location":
+                        files.add(e.value)
+    total = 0
+    for f in files:
+        q = base / f
+        if q.is_file():
+            total += q.stat().st_size
+    return total
+
+
+def check_model(model: onnx.ModelProto, where: str | os.PathLike[str] = "model", *, full: bool = False) -> None:
+    """Run onnx.checker; raise a one-line error naming what it found."""
+    try:
+        if tensor_bytes(model) > EXTERNAL_DATA_THRESHOLD:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "model.onnx"
+                save_model(model, path)
+                onnx.checker.check_model(str(path), full_check=full)
+        else:
+            onnx.checker.check_model(model, full_check=full)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError, ValueError) as exc:
+        raise SepconvError(f"{where}: the ONNX checker rejects it: {_first_line(exc)}") from None
+
+
+def tensor_bytes(model: onnx.ModelProto) -> int:
+    """Bytes of tensor data held in the model (initializers and Constant nodes, all graphs)."""
+    total = 0
+    for graph in iter_graphs(model.graph):
+        for t in graph.initializer:
+            total += _tensor_size(t)
+        for node in graph.node:
+            if node.op_type == "Constant":
+                for a in node.attribute:
+                    if a.type == onnx.AttributeProto.TENSOR:
+                        total += _tensor_size(a.t)
+    return total
+
+
+def _tensor_size(t: onnx.TensorProto) -> int:
+    if t.raw_data:
+        return len(t.raw_data)
+    n = 1
+    for d in t.dims:
+        n *= d
+    return n * 4
+
+
+def iter_graphs(graph: onnx.GraphProto):
+    """The graph and every subgraph below it (If branches, Loop and Scan bodies)."""
+    yield graph
+    for node in graph.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                yield from iter_graphs(a.g)
+            elif a.type == onnx.AttributeProto.GRAPHS:
+                for g in a.graphs:
+                    yield from iter_graphs(g)
+
+
+def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> int:
+    """Write the model atomically; return the bytes written (model file plus external data).
+
+    Models whose tensors exceed :data:`EXTERNAL_DATA_THRESHOLD` get their weights in
+    ``<name>.data`` beside the model file.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if tensor_bytes(model) > EXTERNAL_DATA_THRESHOLD:
+        return _save_external(model, p)
+    data = model.SerializeToString()
+    write_bytes_atomic(p, data)
+    return len(data)
+
+
+def _save_external(model: onnx.ModelProto, p: Path) -> int:
+    """Save with external data: both files are written under temporary names, then renamed."""
+    data_name = p.name + ".data"
+    with tempfile.TemporaryDirectory(dir=p.parent, prefix=".sepconv-") as tmp:
+        tmp_model = Path(tmp) / p.name
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)
+        onnx.save_model(copy, str(tmp_model), save_as_external_data=True,
+                        all_tensors_to_one_file=True, location=data_name, size_threshold=1024)
+        del copy
+        for f in (Path(tmp) / data_name, tmp_model):
+            with open(f, "rb+") as fh:
+                os.fsync(fh.fileno())
+        size = tmp_model.stat().st_size + (Path(tmp) / data_name).stat().st_size
+        os.replace(Path(tmp) / data_name, p.parent / data_name)
+        os.replace(tmp_model, p)
+    return size
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write bytes to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

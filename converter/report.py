@@ -1,0 +1,111 @@
+"""The conversion report: one JSON document, its schema in ``report_schema.json``.
+
+``totals`` (multiplications, parameters and file bytes before/after with ratios),
+``layers`` (one row per Conv: rewritten with method, rank and costs, or skipped with a
+reason), ``verification`` and ``options``. Written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import onnx
+
+from . import __version__
+from .macs import ratio
+from .modelio import iter_graphs, write_bytes_atomic
+
+if TYPE_CHECKING:
+    from .convert import Decision
+
+SCHEMA_VERSION = 1
+
+
+def schema() -> dict:
+    """The report's JSON Schema."""
+    return json.loads(resources.files(__package__).joinpath("report_schema.json").read_text())
+
+
+def layer_row(dec: Decision, new_nodes: list[str]) -> dict:
+    """One Conv as the report shows it."""
+    layer = dec.layer
+    fact = dec.fact
+    rewritten = dec.rewritten
+    row = {
+        "name": layer.name, "graph": layer.graph_path,
+        "status": "rewritten" if rewritten else "skipped", "reason": dec.reason,
+        "method": dec.method.name if dec.method is not None and rewritten else None,
+        "rank": dec.rank if rewritten else None,
+        "full_rank": fact.full_rank if fact is not None else None,
+        "weight_shape": list(layer.weight_shape),
+        "input_shape": _shape(layer.input_shape), "output_shape": _shape(layer.output_shape),
+        **layer.attributes(),
+        "batchnorm_folded": bool(rewritten and layer.batchnorm is not None),
+        "macs_before": layer.macs,
+        "macs_after": dec.macs_after if rewritten else layer.macs,
+        "params_before": layer.params if layer.weight_shape != (0, 0) else None,
+        "params_after": dec.params_after if rewritten else (layer.params if layer.weight_shape != (0, 0) else None),
+        "weight_rel_error": fact.rel_error(dec.rank) if rewritten and fact is not None and dec.rank else None,
+        "energy_kept": fact.energy(dec.rank) if rewritten and fact is not None and dec.rank else None,
+        "new_nodes": new_nodes,
+    }
+    return row
+
+
+def _shape(shape) -> list | None:
+    return None if shape is None else [d if d is None else int(d) for d in shape]
+
+
+def count_params(model: onnx.ModelProto) -> int:
+    """Elements of every initializer and Constant tensor, in all graphs."""
+    total = 0
+    for g in iter_graphs(model.graph):
+        for t in g.initializer:
+            total += _numel(t.dims)
+        for n in g.node:
+            if n.op_type == "Constant":
+                for a in n.attribute:
+                    if a.type == onnx.AttributeProto.TENSOR:
+                        total += _numel(a.t.dims)
+    return total
+
+
+def _numel(dims) -> int:
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def _pair(before: int | None, after: int | None) -> dict:
+    return {"before": before, "after": after,
+            "ratio": ratio(after, before) if before is not None and after is not None else None}
+
+
+def build_report(rows: list[dict], options: dict, verification: dict | None, *, params: tuple[int, int],
+                 file_bytes: tuple[int | None, int | None], source: str | None = None, output: str | None = None,
+                 timings: dict | None = None) -> dict:
+    """Assemble the report document."""
+    known = [r for r in rows if r["macs_before"] is not None]
+    rewritten = [r for r in rows if r["status"] == "rewritten"]
+    totals = {
+        "convs": len(rows), "rewritten": len(rewritten), "skipped": len(rows) - len(rewritten),
+        "conv_macs": _pair(sum(r["macs_before"] for r in known), sum(r["macs_after"] for r in known)),
+        "convs_with_unknown_macs": len(rows) - len(known),
+        "params": _pair(*params),
+        "file_bytes": _pair(*file_bytes),
+    }
+    return {
+        "schema_version": SCHEMA_VERSION, "tool": {"name": "sepconv", "version": __version__},
+        "source": source, "output": output, "totals": totals, "layers": rows,
+        "verification": verification, "options": options, "timings": timings or {},
+    }
+
+
+def write_report(report: dict, path: str | Path) -> None:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(p, (json.dumps(report, indent=2) + "\n").encode())
