@@ -27,6 +27,9 @@ from .report import build_report, count_params, layer_row
 from .shapes import infer_shapes
 from .verify import verify
 
+#: The method name that lets sepconv choose method and rank per layer (``converter.auto``).
+AUTO = "auto"
+
 
 @dataclass
 class ConvertOptions:
@@ -43,11 +46,19 @@ class ConvertOptions:
     verify: bool = True
     seed: int = 0
     threads: int | None = None
+    # auto mode (``method="auto"``): the error budget checked on held-out data
+    max_error: float = 0.01
+    max_accuracy_drop: float | None = None
+    plot: str | None = None
 
     def policy(self) -> RankPolicy:
         """Validate the options; return the rank policy they describe."""
-        if self.method not in METHODS:
-            raise SepconvError(f"--method {self.method!r}: choose one of {', '.join(METHODS)}")
+        if self.method not in (*METHODS, AUTO):
+            raise SepconvError(f"--method {self.method!r}: choose one of {', '.join((*METHODS, AUTO))}")
+        if not self.max_error > 0:
+            raise SepconvError(f"--max-error {self.max_error}: must be above 0")
+        if self.max_accuracy_drop is not None and self.max_accuracy_drop < 0:
+            raise SepconvError(f"--max-accuracy-drop {self.max_accuracy_drop}: must be 0 or more")
         for flag, pattern in (("--include", self.include), ("--exclude", self.exclude)):
             if pattern is not None:
                 try:
@@ -152,9 +163,12 @@ def stamp(model: onnx.ModelProto, options: ConvertOptions) -> None:
 def convert_file(source: str | Path, output: str | Path, options: ConvertOptions,
                  data: str | Path | None = None, report_path: str | Path | None = None) -> dict:
     """Load, convert, check, save (atomically), verify and report. Returns the report."""
+    options.policy()  # fail on bad options before reading anything
+    if options.method == AUTO:
+        from .auto import convert_auto_file
+        return convert_auto_file(source, output, options, data, report_path)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    options.policy()  # fail on bad options before reading anything
     model, bytes_before = load_model_sized(source)
     params_before = count_params(model)
     data_arrays = load_npz(data) if data is not None and options.verify else None
