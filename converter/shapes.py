@@ -40,7 +40,8 @@ def value_shape(v: onnx.ValueInfoProto) -> Shape | None:
     """A tensor's shape with None for symbolic or missing dims; None if rank is unknown."""
     if not v.type.HasField("tensor_type") or not v.type.tensor_type.HasField("shape"):
         return None
-    return tuple(d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim)
+    return tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+                 for d in v.type.tensor_type.shape.dim)
 
 
 def input_shapes(model: onnx.ModelProto, overrides: dict[str, list[int]]) -> dict[str, Shape | None]:
