@@ -138,7 +138,7 @@ def _random_inputs(shapes: dict[str, Shape | None], dtypes: dict[str, np.dtype],
                    samples: int | None) -> InputSet:
     rng = np.random.default_rng(seed)
     batch = _batch_size(shapes)
-    n = samples or batch or DEFAULT_RANDOM_SAMPLES
+    n = samples or DEFAULT_RANDOM_SAMPLES
     if batch is not None:
         n = max(batch, n - n % batch)
     arrays = {}

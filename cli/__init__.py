@@ -1,0 +1,1 @@
+"""The ``sepconv`` command line: a thin layer over ``converter`` (and ``service`` for ``serve``)."""

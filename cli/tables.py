@@ -1,0 +1,102 @@
+"""Readable tables for the CLI (rich), built from the same dicts the JSON output holds."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _num(v: object) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def _shape(s: list | None) -> str:
+    return "-" if s is None else "x".join("?" if d is None else str(d) for d in s)
+
+
+def inspect_table(info: dict, console: Console) -> None:
+    t = Table(title=f"Conv layers (opset {info['opset']})")
+    for col in ("name", "weight", "kernel", "group", "input", "output", "MACs", "eligible / why not"):
+        t.add_column(col, overflow="fold")
+    for r in info["layers"]:
+        why = ", ".join(r["eligible"]) or "; ".join(sorted(set(r["reasons"].values())))
+        t.add_row(r["name"], _shape(r["weight_shape"]), _shape(r["kernel"]), str(r["group"]),
+                  _shape(r["input_shape"]), _shape(r["output_shape"]), _num(r["macs"]), why)
+    console.print(t)
+    console.print(f"{info['convs']} Convs, {info['eligible_convs']} eligible; conv multiplications "
+                  f"{_num(info['conv_macs'])} ({_num(info['eligible_conv_macs'])} in eligible Convs); "
+                  f"{_num(info['params'])} parameters")
+    if info["convs_with_unknown_macs"]:
+        console.print(f"{info['convs_with_unknown_macs']} Convs have unknown shapes: fix symbolic input dims "
+                      "with --input-shape NAME=1x3x224x224")
+
+
+def report_table(report: dict, console: Console) -> None:
+    t = Table(title="Layers")
+    for col in ("name", "status", "method", "rank", "MACs before", "MACs after", "weight err", "reason"):
+        t.add_column(col, overflow="fold")
+    for r in report["layers"]:
+        t.add_row(r["name"], r["status"], r["method"] or "-", _num(r["rank"]), _num(r["macs_before"]),
+                  _num(r["macs_after"]), _num(r["weight_rel_error"]), r["reason"] or "")
+    console.print(t)
+    tot = report["totals"]
+    s = Table(title="Totals")
+    for col in ("", "before", "after", "ratio"):
+        s.add_column(col)
+    for key, label in (("conv_macs", "conv multiplications"), ("params", "parameters"), ("file_bytes", "file bytes")):
+        p = tot[key]
+        s.add_row(label, _num(p["before"]), _num(p["after"]), _num(p["ratio"]))
+    console.print(s)
+    console.print(f"{tot['rewritten']} of {tot['convs']} Convs rewritten, {tot['skipped']} skipped")
+    verification_table(report.get("verification"), console)
+    if report.get("auto"):
+        auto = report["auto"]
+        console.print(f"auto: {auto.get('summary', '')}")
+
+
+def verification_table(ver: dict | None, console: Console) -> None:
+    if not ver:
+        console.print("verification: off")
+        return
+    what = "the data" if ver["inputs"] == "data" else f"seeded random inputs (seed {ver.get('seed')})"
+    t = Table(title=f"Verification in ONNX Runtime: converted vs original on {ver['samples']} samples of {what}")
+    for col in ("output", "max abs error", "rel L2 error", "cosine", "top-1 agreement"):
+        t.add_column(col)
+    for o in ver["outputs"]:
+        t.add_row(o["name"], _num(o["max_abs_error"]), _num(o["rel_l2_error"]), _num(o["cosine_similarity"]),
+                  _num(o["top1_agreement"]))
+    console.print(t)
+    acc = ver.get("accuracy")
+    if acc:
+        console.print(f"accuracy on the labels: {acc['before']:.2%} before, {acc['after']:.2%} after "
+                      f"({acc['drop_points']:+.2f} points drop)")
+
+
+def bench_table(result: dict, console: Console) -> None:
+    t = Table(title=f"ONNX Runtime latency ({result['runs']} runs, batch {result['batch_size']}, "
+                    f"threads {result['threads'] or 'default'})")
+    for col in ("model", "median ms", "p90 ms", "mean ms", "throughput /s"):
+        t.add_column(col, overflow="fold")
+    for m in result["models"]:
+        t.add_row(m["name"], _num(m["median_ms"]), _num(m["p90_ms"]), _num(m["mean_ms"]), _num(m["throughput_per_s"]))
+    console.print(t)
+    if "speedup" in result:
+        worst = max((o["rel_l2_error"] or 0.0) for o in result["output_difference"])
+        console.print(f"speedup (median first / median second): {result['speedup']:.3f}x; "
+                      f"largest relative L2 output difference {worst:.3g}")
+
+
+def batch_table(rows: list[dict], console: Console) -> None:
+    t = Table(title="Batch summary")
+    for col in ("input", "status", "rewritten", "MACs ratio", "worst rel L2 error", "output / error"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(r["input"], r["status"], _num(r.get("rewritten")), _num(r.get("macs_ratio")),
+                  _num(r.get("worst_rel_l2_error")), r.get("output") or r.get("error") or "")
+    console.print(t)
