@@ -33,9 +33,10 @@ def _add_convert_args(p: argparse.ArgumentParser) -> None:
                    help="depthwise: depthwise + pointwise; spatial: k x 1 then 1 x k; auto: chosen per layer "
                         "from data and measured latency (default: depthwise)")
     pol = p.add_mutually_exclusive_group()
-    pol.add_argument("--rank", help="terms kept per layer: N, or 'full' for the exact rank (default: 1)")
+    pol.add_argument("--rank", help="terms kept per layer: N, or 'full' for the exact rank")
     pol.add_argument("--energy", type=float, help="smallest rank keeping this fraction of squared singular values")
-    pol.add_argument("--ratio", type=float, help="largest rank costing at most this fraction of the multiplications")
+    pol.add_argument("--ratio", type=float,
+                     help="largest rank costing at most this fraction of the multiplications (default policy: 0.5)")
     p.add_argument("--force", action="store_true", help="apply rewrites even where they do not save multiplications")
     p.add_argument("--include", metavar="REGEX", help="only Conv nodes whose name matches")
     p.add_argument("--exclude", metavar="REGEX", help="leave Conv nodes whose name matches")

@@ -21,7 +21,7 @@ from .errors import SepconvError
 from .graph import ModelGraph
 from .layers import ConvLayer, find_conv_layers
 from .methods import METHODS, Factorization, Method
-from .modelio import check_model, load_model_sized, save_model
+from .modelio import load_model_sized, save_model
 from .ranks import RankPolicy
 from .report import build_report, count_params, layer_row
 from .shapes import infer_shapes
@@ -90,14 +90,17 @@ class Decision:
         return self.reason is None
 
 
-def analyse(model: onnx.ModelProto, input_shapes: dict[str, list[int]]) -> tuple[ModelGraph, list[ConvLayer]]:
+def analyse(model: onnx.ModelProto, input_shapes: dict[str, list[int]],
+            load_weights: bool = True) -> tuple[ModelGraph, list[ConvLayer]]:
     """Index the model and describe every Conv in it."""
     mg = ModelGraph(model)
-    return mg, find_conv_layers(mg, infer_shapes(model, input_shapes))
+    return mg, find_conv_layers(mg, infer_shapes(model, input_shapes), load_weights)
 
 
-def decide(layer: ConvLayer, method: Method, policy: RankPolicy, options: ConvertOptions) -> Decision:
-    """Method, rank and cost for one layer, or the reason it stays as it is."""
+def decide(layer: ConvLayer, method: Method, policy: RankPolicy, options: ConvertOptions,
+           mg: ModelGraph | None = None) -> Decision:
+    """Method, rank and cost for one layer, or the reason it stays as it is (weights are
+    read from ``mg`` only for layers that get this far)."""
     dec = Decision(layer)
     if options.include and not re.search(options.include, layer.name):
         dec.reason = "not matched by --include"
@@ -107,6 +110,8 @@ def decide(layer: ConvLayer, method: Method, policy: RankPolicy, options: Conver
         dec.reason = method.ineligible(layer)
     if dec.reason:
         return dec
+    if mg is not None:
+        layer.load(mg)
     dec.fact = method.factorize(layer)
     rank, reason = policy.choose(method, layer, dec.fact)
     if rank is None:
@@ -133,16 +138,16 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions) -> list[dict]
     """Rewrite the model in place; return one report row per Conv."""
     policy = options.policy()
     method = METHODS[options.method]
-    mg, layers = analyse(model, options.input_shapes)
+    mg, layers = analyse(model, options.input_shapes, load_weights=False)
     if not layers:
         raise SepconvError("the model has no Conv node to convert", kind="no_conv")
     rows = []
     for layer in layers:
-        dec = decide(layer, method, policy, options)
+        dec = decide(layer, method, policy, options, mg)
         new_nodes = apply(mg, dec) if dec.rewritten else []
         rows.append(layer_row(dec, new_nodes))
         dec.fact = None
-        layer.weight = None  # the factors are in the graph now; free the copy
+        layer.release()  # the factors are in the graph now
     mg.commit()
     stamp(model, options)
     return rows
@@ -180,8 +185,7 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
     rows = convert_model(model, options)
     timings["convert_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    check_model(model, "converted model")
-    bytes_after = save_model(model, output)
+    bytes_after = save_model(model, output, check=True)
     params_after = count_params(model)
     del model
     timings["save_s"] = time.perf_counter() - t2

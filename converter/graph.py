@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 
 @dataclass
@@ -120,6 +120,17 @@ class ModelGraph:
                     return numpy_helper.to_array(a.t)
         return None
 
+    def constant_shape(self, name: str) -> tuple[int, ...] | None:
+        """The shape of a constant tensor (see :meth:`constant`) without reading its data."""
+        if name in self._initializers:
+            return tuple(self._initializers[name][1].dims)
+        if name in self._constant_nodes:
+            gi, ni = self._constant_nodes[name]
+            for a in self.graphs[gi].graph.node[ni].attribute:
+                if a.name == "value" and a.type == onnx.AttributeProto.TENSOR:
+                    return tuple(a.t.dims)
+        return None
+
     def is_graph_input(self, name: str) -> bool:
         return name in self._graph_inputs
 
@@ -186,6 +197,9 @@ class ModelGraph:
             del g.node[:]
             g.node.extend(kept)
             g.initializer.extend(pend.initializers)
+            if self.model.ir_version < 4:  # before IR 4 every initializer is also a graph input
+                g.input.extend(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                               for t in pend.initializers)
         deleted = self._delete_dead(self._released)
         self._drop_stale_value_info()
         self._pending.clear()
@@ -199,32 +213,20 @@ class ModelGraph:
             return []
         for info in self.graphs:
             g = info.graph
-            if any(t.name in dead for t in g.initializer):
-                keep = [t for t in g.initializer if t.name not in dead]
-                _reset(g.initializer, keep)
-            if any(v.name in dead for v in g.input):
-                keep_in = [v for v in g.input if v.name not in dead]
-                _reset(g.input, keep_in)
-            if any(n.op_type == "Constant" and n.output and n.output[0] in dead for n in g.node):
-                keep_nodes = [n for n in g.node if not (n.op_type == "Constant" and n.output[0] in dead)]
-                _reset(g.node, keep_nodes)
+            _delete_where(g.initializer, lambda t: t.name in dead)
+            _delete_where(g.input, lambda v: v.name in dead)
+            _delete_where(g.node, lambda n: n.op_type == "Constant" and bool(n.output) and n.output[0] in dead)
         return sorted(dead)
 
     def _drop_stale_value_info(self) -> None:
         for info in self.graphs:
             g = info.graph
             produced = {o for n in g.node for o in n.output}
-            keep = [v for v in g.value_info if v.name in produced]
-            if len(keep) != len(g.value_info):
-                _reset(g.value_info, keep)
+            _delete_where(g.value_info, lambda v, produced=produced: v.name not in produced)
 
 
-def _reset(field_, items: list) -> None:
-    """Replace a repeated protobuf field's content with copies of ``items``."""
-    copies = []
-    for item in items:
-        c = type(item)()
-        c.CopyFrom(item)
-        copies.append(c)
-    del field_[:]
-    field_.extend(copies)
+def _delete_where(field_, dead) -> None:
+    """Delete the items of a repeated protobuf field for which ``dead(item)`` holds, in place
+    (no copy of the items that stay: weights can be large)."""
+    for i in reversed([i for i, item in enumerate(field_) if dead(item)]):
+        del field_[i]

@@ -41,8 +41,30 @@ class ConvLayer:
     output_shape: Shape | None
     output_name: str  # the tensor the layer finally produces (the BatchNormalization's, if folded)
     weight_shape: tuple[int, ...] = ()
+    bias_name: str | None = None
     batchnorm: NodeRef | None = None
+    batchnorm_inputs: tuple[str, ...] = ()  # scale, shift, mean, var
+    batchnorm_epsilon: float = 1e-5
     skip_reason: str | None = None
+
+    def load(self, mg: ModelGraph) -> None:
+        """Read the weight and bias (BatchNormalization folded in) if not read yet.
+
+        Conversion loads one layer at a time, so a large model's weights are not all
+        copied at once.
+        """
+        if self.weight is not None or self.skip_reason:
+            return
+        self.weight = mg.constant(self.weight_name)
+        self.bias = mg.constant(self.bias_name) if self.bias_name else None
+        if self.batchnorm is not None and self.weight is not None:
+            scale, shift, mean, var = (np.asarray(mg.constant(n)) for n in self.batchnorm_inputs)
+            self.weight, self.bias = fold_batchnorm(self.weight, self.bias, scale, shift, mean, var,
+                                                    self.batchnorm_epsilon)
+
+    def release(self) -> None:
+        """Drop the weight copies (the graph still holds the tensors)."""
+        self.weight = self.bias = None
 
     @property
     def cout(self) -> int:
@@ -86,9 +108,14 @@ class ConvLayer:
         }
 
 
-def find_conv_layers(mg: ModelGraph, shapes: dict[str, Shape]) -> list[ConvLayer]:
-    """Every Conv of the model, in graph order, analysed."""
-    return [_analyse(mg, ref, shapes) for ref in mg.nodes("Conv")]
+def find_conv_layers(mg: ModelGraph, shapes: dict[str, Shape], load_weights: bool = True) -> list[ConvLayer]:
+    """Every Conv of the model, in graph order, analysed; weights read now or, with
+    ``load_weights=False``, when :meth:`ConvLayer.load` is called."""
+    layers = [_analyse(mg, ref, shapes) for ref in mg.nodes("Conv")]
+    if load_weights:
+        for layer in layers:
+            layer.load(mg)
+    return layers
 
 
 def _analyse(mg: ModelGraph, ref: NodeRef, shapes: dict[str, Shape]) -> ConvLayer:
@@ -97,15 +124,14 @@ def _analyse(mg: ModelGraph, ref: NodeRef, shapes: dict[str, Shape]) -> ConvLaye
     name = node.name or node.output[0]
     x_name, w_name = node.input[0], node.input[1]
     b_name = node.input[2] if len(node.input) > 2 and node.input[2] else None
-    weight = mg.constant(w_name)
-    bias = mg.constant(b_name) if b_name else None
-    wshape = tuple(weight.shape) if weight is not None else shapes.get(w_name)
+    const_shape = mg.constant_shape(w_name)
+    wshape = const_shape if const_shape is not None else shapes.get(w_name)
     in_shape = shapes.get(x_name)
     out_shape = shapes.get(node.output[0])
     layer = ConvLayer(
         ref=ref, name=name, graph_path=mg.graphs[ref.graph_index].path, input_name=x_name,
-        weight_name=w_name,
-        weight=weight, bias=bias, group=int(attrs.get("group", 1)), kernel=(), strides=(), dilations=(),
+        weight_name=w_name, bias_name=b_name,
+        weight=None, bias=None, group=int(attrs.get("group", 1)), kernel=(), strides=(), dilations=(),
         pads=None, auto_pad=_text(attrs.get("auto_pad", "NOTSET")), input_shape=in_shape,
         output_shape=out_shape, output_name=node.output[0],
     )
@@ -121,16 +147,16 @@ def _analyse(mg: ModelGraph, ref: NodeRef, shapes: dict[str, Shape]) -> ConvLaye
     layer.pads, pad_reason = _resolve_pads(attrs, layer, nd)
     if layer.spatial_out is None and layer.spatial_in is not None and layer.pads is not None:
         layer.output_shape = _output_shape(layer)
-    if weight is None:
+    if const_shape is None:
         layer.skip_reason = "non-constant weight (computed at run time)"
-    elif b_name and bias is None:
+    elif b_name and mg.constant_shape(b_name) is None:
         layer.skip_reason = "non-constant bias (computed at run time)"
     elif pad_reason:
         layer.skip_reason = pad_reason
     elif layer.spatial_out is None:
         layer.skip_reason = "unknown shape (fix symbolic input dims with --input-shape NAME=1x3x224x224)"
     if layer.skip_reason is None:
-        _fold_following_batchnorm(mg, layer)
+        _find_following_batchnorm(mg, layer)
     return layer
 
 
@@ -176,10 +202,10 @@ def _output_shape(layer: ConvLayer) -> Shape:
     return (batch, layer.cout, *out)
 
 
-def _fold_following_batchnorm(mg: ModelGraph, layer: ConvLayer) -> None:
+def _find_following_batchnorm(mg: ModelGraph, layer: ConvLayer) -> None:
     """If the Conv's only reader is an inference BatchNormalization with constant
-    parameters, fold it into the layer's weight and bias (the graph is edited only if the
-    layer is rewritten)."""
+    parameters, note it: :meth:`ConvLayer.load` folds it into the weight and bias (the
+    graph is edited only if the layer is rewritten)."""
     out = layer.output_name
     consumers = mg.consumers(out)
     if len(consumers) != 1 or mg.is_graph_output(out) or consumers[0].graph_index != layer.ref.graph_index:
@@ -190,15 +216,10 @@ def _fold_following_batchnorm(mg: ModelGraph, layer: ConvLayer) -> None:
     attrs = {a.name: helper.get_attribute_value(a) for a in bn.attribute}
     if attrs.get("training_mode", 0) or any(o and mg.uses(o) for o in bn.output[1:]):
         return
-    params = [mg.constant(n) for n in bn.input[1:5]]
-    if any(p is None for p in params):
+    if len(bn.input) < 5 or any(mg.constant_shape(n) != (layer.cout,) for n in bn.input[1:5]):
         return
-    scale, shift, mean, var = (np.asarray(p) for p in params)  # type: ignore[misc]
-    if not all(p.shape == (layer.cout,) for p in (scale, shift, mean, var)):
-        return
-    assert layer.weight is not None
-    layer.weight, layer.bias = fold_batchnorm(layer.weight, layer.bias, scale, shift, mean, var,
-                                              float(attrs.get("epsilon", 1e-5)))
+    layer.batchnorm_inputs = tuple(bn.input[1:5])
+    layer.batchnorm_epsilon = float(attrs.get("epsilon", 1e-5))
     layer.batchnorm = consumers[0]
     layer.output_name = bn.output[0]
 

@@ -46,7 +46,7 @@ def load_model_sized(path: str | os.PathLike[str], *, check: bool = True) -> tup
     if not model.HasField("graph") or len(model.graph.node) == 0:
         raise SepconvError(f"{p}: not an ONNX model (no graph nodes)", "unsupported")
     if check:
-        check_model(model, p)
+        check_model(model, p, structure_only=True)
     return model, size
 
 
@@ -67,10 +67,21 @@ def _external_bytes(model: onnx.ModelProto, base: Path) -> int:
     return total
 
 
-def check_model(model: onnx.ModelProto, where: str | os.PathLike[str] = "model", *, full: bool = False) -> None:
-    """Run onnx.checker; raise a one-line error naming what it found."""
+def check_model(model: onnx.ModelProto | bytes | str | os.PathLike[str], where: str | os.PathLike[str] = "model",
+                *, full: bool = False, structure_only: bool = False) -> None:
+    """Run onnx.checker on a model, its serialized bytes or its path; raise a one-line error.
+
+    ``structure_only`` checks a copy whose large tensors are replaced by one-element
+    stand-ins: graph, nodes, attributes, names and opsets are all checked, at no memory
+    cost, but not the data of large tensors (ONNX Runtime reads those when it loads the
+    model).
+    """
     try:
-        if tensor_bytes(model) > EXTERNAL_DATA_THRESHOLD:
+        if isinstance(model, (bytes, str, os.PathLike)):
+            onnx.checker.check_model(model, full_check=full)
+        elif structure_only:
+            onnx.checker.check_model(skeleton(model, keep_dims=False))
+        elif tensor_bytes(model) > EXTERNAL_DATA_THRESHOLD:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "model.onnx"
                 save_model(model, path)
@@ -79,6 +90,57 @@ def check_model(model: onnx.ModelProto, where: str | os.PathLike[str] = "model",
             onnx.checker.check_model(model, full_check=full)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError, ValueError) as exc:
         raise SepconvError(f"{where}: the ONNX checker rejects it: {_first_line(exc)}") from None
+
+
+#: Tensors above this many bytes are left out of :func:`skeleton` copies.
+SKELETON_TENSOR_BYTES = 4096
+
+
+def skeleton(model: onnx.ModelProto, *, keep_dims: bool) -> onnx.ModelProto:
+    """A copy of the model without the data of its large tensors (main graph initializers and
+    Constant nodes), for analyses that must not double a large model's memory.
+
+    ``keep_dims=True`` keeps each large tensor's dims and type with no data (for shape
+    inference); ``keep_dims=False`` puts a one-element tensor of the same type in its place
+    (for the checker, which wants data that matches the dims).
+    """
+    sk = onnx.ModelProto()
+    for f in ("ir_version", "producer_name", "producer_version", "domain", "model_version", "doc_string"):
+        setattr(sk, f, getattr(model, f))
+    sk.opset_import.extend(model.opset_import)
+    sk.metadata_props.extend(model.metadata_props)
+    sk.functions.extend(model.functions)
+    src, g = model.graph, sk.graph
+    g.name = src.name
+    g.input.extend(src.input)
+    g.output.extend(src.output)
+    g.value_info.extend(src.value_info)
+    for node in src.node:
+        copy = g.node.add()
+        if node.op_type == "Constant" and any(_is_large(a.t) for a in node.attribute if a.name == "value"):
+            copy.CopyFrom(onnx.helper.make_node("Constant", [], list(node.output), name=node.name))
+            big = next(a.t for a in node.attribute if a.name == "value")
+            copy.attribute.add().CopyFrom(onnx.helper.make_attribute("value", _stand_in(big, keep_dims)))
+        else:
+            copy.CopyFrom(node)
+    for t in src.initializer:
+        g.initializer.add().CopyFrom(_stand_in(t, keep_dims) if _is_large(t) else t)
+    return sk
+
+
+def _is_large(t: onnx.TensorProto) -> bool:
+    return _tensor_size(t) > SKELETON_TENSOR_BYTES or t.data_location == onnx.TensorProto.EXTERNAL
+
+
+def _stand_in(t: onnx.TensorProto, keep_dims: bool) -> onnx.TensorProto:
+    s = onnx.TensorProto()
+    s.name, s.data_type = t.name, t.data_type
+    if keep_dims:
+        s.dims.extend(t.dims)
+    else:
+        s.dims.extend([1] * len(t.dims))
+        s.raw_data = bytes(onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize)
+    return s
 
 
 def tensor_bytes(model: onnx.ModelProto) -> int:
@@ -116,14 +178,17 @@ def iter_graphs(graph: onnx.GraphProto):
                     yield from iter_graphs(g)
 
 
-def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> int:
+def save_model(model: onnx.ModelProto, path: str | os.PathLike[str], *, check: bool = False) -> int:
     """Write the model atomically; return the bytes written (model file plus external data).
 
     Models whose tensors exceed :data:`EXTERNAL_DATA_THRESHOLD` get their weights in
-    ``<name>.data`` beside the model file.
+    ``<name>.data`` beside the model file. With ``check``, onnx.checker vets the model
+    first (its structure, see :func:`check_model`), and nothing is written if it fails.
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
+    if check:
+        check_model(model, "converted model", structure_only=True)
     if tensor_bytes(model) > EXTERNAL_DATA_THRESHOLD:
         return _save_external(model, p)
     data = model.SerializeToString()

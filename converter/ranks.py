@@ -13,8 +13,9 @@ from .errors import SepconvError
 from .layers import ConvLayer
 from .methods import Factorization, Method
 
-#: The policy when the user names none: the seed's depthwise separable convolution (m = 1).
-DEFAULT_POLICY = ("rank", 1)
+#: The policy when the user names none: each layer's largest rank within half its multiplications.
+#: (The seed's m = 1 halves far more, but on the wide digits model it costs 83 points of accuracy.)
+DEFAULT_POLICY = ("ratio", 0.5)
 
 
 @dataclass(frozen=True)

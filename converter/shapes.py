@@ -13,10 +13,9 @@ import re
 import onnx
 
 from .errors import SepconvError
-from .modelio import iter_graphs
+from .modelio import iter_graphs, skeleton
 
 Shape = tuple[int | None, ...]
-_STRIP_BYTES = 4096
 
 
 def parse_input_shapes(specs: list[str] | None) -> dict[str, list[int]]:
@@ -72,17 +71,17 @@ def input_shapes(model: onnx.ModelProto, overrides: dict[str, list[int]]) -> dic
 def infer_shapes(model: onnx.ModelProto, overrides: dict[str, list[int]]) -> dict[str, Shape]:
     """Shapes of every tensor onnx can infer, in all graphs, keyed by tensor name."""
     fixed = input_shapes(model, overrides)
-    skeleton = _skeleton(model)
-    for v in skeleton.graph.input:
+    sk = skeleton(model, keep_dims=True)
+    for v in sk.graph.input:
         if v.name in overrides:
             dims = v.type.tensor_type.shape.dim
             del dims[:]
             for d in fixed[v.name] or ():
                 dims.add().dim_value = d
     try:
-        inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=False, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(sk, strict_mode=False, data_prop=True)
     except (onnx.shape_inference.InferenceError, RuntimeError, ValueError):
-        inferred = skeleton  # shapes stay unknown; affected Convs are skipped with that reason
+        inferred = sk  # shapes stay unknown; affected Convs are skipped with that reason
     shapes: dict[str, Shape] = {}
     for g in iter_graphs(inferred.graph):
         for v in list(g.input) + list(g.value_info) + list(g.output):
@@ -92,31 +91,6 @@ def infer_shapes(model: onnx.ModelProto, overrides: dict[str, list[int]]) -> dic
         for t in g.initializer:
             shapes[t.name] = tuple(t.dims)
     return shapes
-
-
-def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of the model without the data of large tensors (dims and types are kept)."""
-    sk = onnx.ModelProto()
-    for f in ("ir_version", "producer_name", "producer_version", "domain", "model_version"):
-        setattr(sk, f, getattr(model, f))
-    sk.opset_import.extend(model.opset_import)
-    sk.functions.extend(model.functions)
-    g = sk.graph
-    src = model.graph
-    g.name = src.name
-    g.input.extend(src.input)
-    g.output.extend(src.output)
-    g.value_info.extend(src.value_info)
-    g.node.extend(src.node)
-    for t in src.initializer:
-        small = len(t.raw_data) <= _STRIP_BYTES and not t.external_data
-        if small:
-            g.initializer.add().CopyFrom(t)
-        else:
-            s = g.initializer.add()
-            s.name, s.data_type = t.name, t.data_type
-            s.dims.extend(t.dims)
-    return sk
 
 
 def _fmt(shape: Shape) -> str:

@@ -91,7 +91,7 @@ def common_ineligible(layer: ConvLayer) -> str | None:
         return layer.skip_reason
     if all(k == 1 for k in layer.kernel):
         return "1x1 kernel: nothing to factorize spatially"
-    if layer.cin_per_group == 1:
+    if layer.group > 1 and layer.cin_per_group == 1:
         return "already depthwise (group = input channels)"
     return None
 

@@ -1,0 +1,179 @@
+"""The sepconv command line, run as a real process: good paths and every bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+from onnx import numpy_helper as nh
+
+from conftest import ROOT
+
+SAMPLES = ROOT / "sample_models"
+
+
+def sepconv(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=300)
+
+
+def one_line_error(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("sepconv: error: ")
+    return lines[0]
+
+
+def small_conv_model(path: Path, cin: int = 8, cout: int = 16, size: int = 12) -> Path:
+    rng = np.random.default_rng(1)
+    w = nh.from_array(rng.standard_normal((cout, cin, 3, 3)).astype(np.float32), "W")
+    g = helper.make_graph([helper.make_node("Conv", ["x", "W"], ["y"], name="conv", pads=[1, 1, 1, 1])], "g",
+                          [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", cin, size, size])],
+                          [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", cout, size, size])], [w])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_convert_seed_model_prints_and_writes_report(tmp_path: Path) -> None:
+    out, rep = tmp_path / "out.onnx", tmp_path / "rep.json"
+    proc = sepconv("convert", str(SAMPLES / "seed_depthwise.onnx"), "-o", str(out), "--report", str(rep), "--rank", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "53,952" in proc.stdout and "1,228,800" in proc.stdout
+    report = json.loads(rep.read_text())
+    assert report["totals"]["conv_macs"] == {"before": 1228800, "after": 53952, "ratio": 53952 / 1228800}
+    onnx.checker.check_model(onnx.load(out), full_check=True)
+
+
+def test_convert_json_full_rank_is_exact(tmp_path: Path) -> None:
+    model = small_conv_model(tmp_path / "m.onnx")
+    proc = sepconv("convert", str(model), "-o", str(tmp_path / "o.onnx"), "--rank", "full", "--force", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["layers"][0]["status"] == "rewritten"
+    assert report["verification"]["outputs"][0]["rel_l2_error"] < 1e-5
+
+
+def test_inspect_json(tmp_path: Path) -> None:
+    proc = sepconv("inspect", str(small_conv_model(tmp_path / "m.onnx")), "--json")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["convs"] == 1 and info["conv_macs"] == 16 * 8 * 9 * 12 * 12
+
+
+def test_inspect_input_shape_fixes_symbolic_dims(tmp_path: Path) -> None:
+    model = tmp_path / "m.onnx"
+    small_conv_model(model)
+    m = onnx.load(model)
+    for v in (m.graph.input[0], m.graph.output[0]):
+        for d in v.type.tensor_type.shape.dim[2:]:
+            d.dim_param = "S"
+    onnx.save(m, model)
+    info = json.loads(sepconv("inspect", str(model), "--json").stdout)
+    assert info["convs_with_unknown_macs"] == 1
+    info = json.loads(sepconv("inspect", str(model), "--json", "--input-shape", "x=1x8x20x20").stdout)
+    assert info["conv_macs"] == 16 * 8 * 9 * 20 * 20
+
+
+def test_bench_two_models(tmp_path: Path) -> None:
+    model = small_conv_model(tmp_path / "m.onnx")
+    out = tmp_path / "o.onnx"
+    assert sepconv("convert", str(model), "-o", str(out), "--no-verify").returncode == 0
+    proc = sepconv("bench", str(model), str(out), "--runs", "5", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert len(result["models"]) == 2 and result["speedup"] > 0
+    assert result["output_difference"][0]["name"] == "y"
+
+
+def test_missing_file() -> None:
+    assert "no such file" in one_line_error(sepconv("convert", "nope.onnx", "-o", "x.onnx"))
+
+
+def test_not_onnx(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00\x01 this is not a protobuf \xff\xff")
+    assert "not" in one_line_error(sepconv("inspect", str(bad)))
+
+
+def test_truncated_model(tmp_path: Path) -> None:
+    data = (SAMPLES / "digits_small.onnx").read_bytes()
+    bad = tmp_path / "trunc.onnx"
+    bad.write_bytes(data[: len(data) // 2])
+    one_line_error(sepconv("convert", str(bad), "-o", str(tmp_path / "o.onnx")))
+
+
+def test_model_failing_checker(tmp_path: Path) -> None:
+    g = helper.make_graph([helper.make_node("Conv", ["x", "W"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 1, 4, 4])],
+                          [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    bad = tmp_path / "invalid.onnx"
+    bad.write_bytes(m.SerializeToString())
+    assert "checker" in one_line_error(sepconv("inspect", str(bad)))
+
+
+def test_no_conv(tmp_path: Path) -> None:
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+                          [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])])
+    path = tmp_path / "relu.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    assert "no Conv" in one_line_error(sepconv("convert", str(path), "-o", str(tmp_path / "o.onnx")))
+    assert not (tmp_path / "o.onnx").exists()
+
+
+@pytest.mark.parametrize("arrays,needle", [
+    ({"wrong": np.zeros((2, 8, 12, 12), np.float32)}, "no array for input"),
+    ({"x": np.zeros((2, 8, 10, 12), np.float32)}, "dim 2"),
+    ({"x": np.zeros((8, 12, 12), np.float32)}, "rank"),
+    ({"x": np.zeros((2, 8, 12, 12), np.float32), "labels": np.zeros(3, np.int64)}, "labels"),
+])
+def test_wrong_npz(tmp_path: Path, arrays: dict, needle: str) -> None:
+    model = small_conv_model(tmp_path / "m.onnx")
+    npz = tmp_path / "d.npz"
+    np.savez(npz, **arrays)
+    line = one_line_error(sepconv("convert", str(model), "-o", str(tmp_path / "o.onnx"), "--data", str(npz)))
+    assert needle in line
+    assert not (tmp_path / "o.onnx").exists()
+
+
+def test_bad_options(tmp_path: Path) -> None:
+    model = small_conv_model(tmp_path / "m.onnx")
+    assert "--rank" in one_line_error(sepconv("convert", str(model), "-o", "o.onnx", "--rank", "zero"))
+    assert "--energy" in one_line_error(sepconv("convert", str(model), "-o", "o.onnx", "--energy", "1.5"))
+    assert "--include" in one_line_error(sepconv("convert", str(model), "-o", "o.onnx", "--include", "(["))
+    assert "--input-shape" in one_line_error(sepconv("inspect", str(model), "--input-shape", "x=1xfoo"))
+    assert "does not have" in one_line_error(sepconv("inspect", str(model), "--input-shape", "nope=1x8x12x12"))
+
+
+def test_batch_with_a_corrupt_file(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    small_conv_model(src / "a.onnx")
+    small_conv_model(src / "b.onnx", cin=4, cout=32)
+    (src / "corrupt.onnx").write_bytes(b"garbage, not a model")
+    out = tmp_path / "out"
+    proc = sepconv("batch", str(src), "-o", str(out), "--jobs", "2", "--no-verify")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    status = {Path(r["input"]).name: r["status"] for r in summary}
+    assert status == {"a.onnx": "converted", "b.onnx": "converted", "corrupt.onnx": "failed"}
+    for name in ("a", "b"):
+        onnx.checker.check_model(onnx.load(out / f"{name}.onnx"))
+        assert json.loads((out / f"{name}.report.json").read_text())["totals"]["rewritten"] == 1
+    assert not (out / "corrupt.onnx").exists()
+
+
+def test_batch_all_good_exits_zero(tmp_path: Path) -> None:
+    small_conv_model(tmp_path / "a.onnx")
+    proc = sepconv("batch", str(tmp_path / "*.onnx"), "-o", str(tmp_path / "out"), "--jobs", "1")
+    assert proc.returncode == 0, proc.stderr
