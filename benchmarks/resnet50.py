@@ -24,8 +24,9 @@ class _Builder:
         n = self.name("conv")
         w = (self.rng.standard_normal((cout, cin, k, k)) * np.sqrt(2.0 / (cin * k * k))).astype(np.float32)
         self.inits.append(nh.from_array(w, f"{n}.W"))
-        for p, v in (("scale", 1.0 + 0.1 * self.rng.standard_normal(cout)), ("bias", 0.1 * self.rng.standard_normal(cout)),
-                     ("mean", 0.1 * self.rng.standard_normal(cout)), ("var", 1.0 + 0.1 * self.rng.random(cout))):
+        rng = self.rng
+        for p, v in (("scale", 1.0 + 0.1 * rng.standard_normal(cout)), ("bias", 0.1 * rng.standard_normal(cout)),
+                     ("mean", 0.1 * rng.standard_normal(cout)), ("var", 1.0 + 0.1 * rng.random(cout))):
             self.inits.append(nh.from_array(v.astype(np.float32), f"{n}.bn.{p}"))
         pad = k // 2
         self.nodes.append(helper.make_node("Conv", [x, f"{n}.W"], [f"{n}.out"], name=n, kernel_shape=[k, k],

@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from conftest import ROOT
 from onnx import helper
 from onnx import numpy_helper as nh
-
-from conftest import ROOT
 
 SAMPLES = ROOT / "sample_models"
 
