@@ -158,12 +158,15 @@ def tensor_bytes(model: onnx.ModelProto) -> int:
 
 
 def _tensor_size(t: onnx.TensorProto) -> int:
-    if t.raw_data:
-        return len(t.raw_data)
+    """Bytes of a tensor's data, from its dims and type (reading raw_data would copy it)."""
     n = 1
     for d in t.dims:
         n *= d
-    return n * 4
+    try:
+        item = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+    except (KeyError, TypeError, ValueError):
+        item = 4
+    return n * item
 
 
 def iter_graphs(graph: onnx.GraphProto):
@@ -191,9 +194,65 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike[str], *, check: b
         check_model(model, "converted model", structure_only=True)
     if tensor_bytes(model) > EXTERNAL_DATA_THRESHOLD:
         return _save_external(model, p)
-    data = model.SerializeToString()
-    write_bytes_atomic(p, data)
-    return len(data)
+    return write_atomic(p, lambda fh: write_model_streamed(model, fh))
+
+
+def write_model_streamed(model: onnx.ModelProto, fh) -> int:
+    """Serialize a model to a file piece by piece; return the bytes written.
+
+    A serialized protobuf message is the concatenation of its serialized fields, so the
+    graph's nodes and initializers are written one at a time: memory grows by the largest
+    tensor, not by the whole model as with ``SerializeToString``. Parsers accept the result
+    as the same message (ONNX Runtime and onnx.load read it back unchanged).
+    """
+    graph = model.graph
+    head = _without(model, onnx.ModelProto(), {"graph"}).SerializeToString()
+    graph_head = _without(graph, onnx.GraphProto(), {"node", "initializer"}).SerializeToString()
+    pieces = ((1, graph.node), (5, graph.initializer))  # GraphProto.node = 1, .initializer = 5
+    # graph.ByteSize() would serialize the whole graph at once; sizing item by item does not
+    graph_size = len(graph_head) + sum(len(_varint(fn << 3 | 2)) + len(_varint(n)) + n
+                                       for fn, items in pieces for n in (item.ByteSize() for item in items))
+    written = fh.write(head)
+    written += fh.write(_varint(7 << 3 | 2) + _varint(graph_size))  # ModelProto.graph = 7
+    written += fh.write(graph_head)
+    for field_number, items in pieces:
+        for item in items:
+            data = item.SerializeToString()
+            written += fh.write(_varint(field_number << 3 | 2) + _varint(len(data)))
+            written += fh.write(data)
+    return written
+
+
+def _without(msg, empty, skip: set[str]):
+    """A copy of ``msg`` without the fields named in ``skip``."""
+    for fd, value in msg.ListFields():
+        if fd.name in skip:
+            continue
+        if _is_repeated(fd):
+            getattr(empty, fd.name).extend(value)
+        elif fd.type == fd.TYPE_MESSAGE:
+            getattr(empty, fd.name).CopyFrom(value)
+        else:
+            setattr(empty, fd.name, value)
+    return empty
+
+
+def _is_repeated(fd) -> bool:
+    """Whether a field is repeated (protobuf 5+ has ``is_repeated``; older ones ``label``)."""
+    flag = getattr(fd, "is_repeated", None)
+    return bool(flag) if flag is not None else fd.label == fd.LABEL_REPEATED
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
 
 
 def _save_external(model: onnx.ModelProto, p: Path) -> int:
@@ -217,14 +276,24 @@ def _save_external(model: onnx.ModelProto, p: Path) -> int:
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write bytes to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    write_atomic(path, lambda fh: fh.write(data))
+
+
+def write_atomic(path: str | os.PathLike[str], writer) -> int:
+    """Call ``writer(fh)`` on a temporary file beside ``path``, fsync, rename over ``path``.
+
+    A reader never sees a half-written file, and a failure leaves ``path`` as it was.
+    """
     p = Path(path)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            result = writer(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, p)
+        return result
     except BaseException:
         try:
             os.unlink(tmp)

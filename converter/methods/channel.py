@@ -18,6 +18,8 @@ from ..layers import ConvLayer
 from .base import Emitted, Factorization, Namer, common_ineligible
 from .tucker2 import emit_chain
 
+OptArray = np.ndarray | None
+
 
 def channel_svd(weight: np.ndarray) -> Factorization:
     """SVD of ``W`` reshaped ``Cout x (Cin*k*k)``, in float64."""
@@ -26,7 +28,7 @@ def channel_svd(weight: np.ndarray) -> Factorization:
 
 
 def channel_factors(weight: np.ndarray, bias: np.ndarray | None, basis: np.ndarray,
-                    mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
+                    mean: np.ndarray | None = None) -> tuple[np.ndarray, OptArray, np.ndarray, OptArray]:
     """``core[r, Cin, *k]``, its bias, ``post[Cout, r]`` and its bias, for an orthonormal ``basis[Cout, r]``."""
     w = weight.astype(np.float64)
     core = np.einsum("or,o...->r...", basis, w)

@@ -27,8 +27,8 @@ def depthwise_svd(weight: np.ndarray, group: int = 1) -> Factorization:
     """SVD of ``W[:, i]`` (Cout/group x prod(kernel)) for every input channel i, in float64."""
     cout, cin_g, *k = weight.shape
     cin, cout_g = cin_g * group, cout // group
-    a = weight.astype(np.float64).reshape(group, cout_g, cin_g, prod(k)).transpose(0, 2, 1, 3)
-    u, s, vt = np.linalg.svd(a.reshape(cin, cout_g, prod(k)), full_matrices=False)
+    a = weight.reshape(group, cout_g, cin_g, prod(k)).transpose(0, 2, 1, 3)
+    u, s, vt = np.linalg.svd(a.reshape(cin, cout_g, prod(k)).astype(np.float64), full_matrices=False)
     return Factorization(u, s, vt)
 
 

@@ -22,8 +22,10 @@ def spatial_svd(weight: np.ndarray, group: int = 1) -> Factorization:
     """SVD of ``M[(c, y), (o, rest)]`` for every group, in float64."""
     cout, cin_g, k0, *rest = weight.shape
     cout_g = cout // group
-    m = weight.astype(np.float64).reshape(group, cout_g, cin_g, k0, prod(rest)).transpose(0, 2, 3, 1, 4)
-    u, s, vt = np.linalg.svd(m.reshape(group, cin_g * k0, cout_g * prod(rest)), full_matrices=False)
+    # transpose in the weight's own dtype, then one float64 copy (large layers: keep copies few)
+    m = weight.reshape(group, cout_g, cin_g, k0, prod(rest)).transpose(0, 2, 3, 1, 4)
+    m = m.reshape(group, cin_g * k0, cout_g * prod(rest)).astype(np.float64)
+    u, s, vt = np.linalg.svd(m, full_matrices=False)
     return Factorization(u, s, vt)
 
 

@@ -28,10 +28,18 @@ def tucker2_svd(weight: np.ndarray) -> TuckerFactorization:
     """HOSVD of the two channel modes, in float64."""
     cout, cin = weight.shape[:2]
     w = weight.astype(np.float64)
-    u, s, vt = np.linalg.svd(w.reshape(cout, -1), full_matrices=False)
-    u_in, _, _ = np.linalg.svd(np.moveaxis(w, 1, 0).reshape(cin, -1), full_matrices=False)
     q = min(cout, cin)
-    return TuckerFactorization(u[None, :, :q], s[None, :q], vt[None, :q], u_in=u_in[:, :q])
+    u, s = _left_vectors(w.reshape(cout, -1), q)
+    vt = (u.T @ w.reshape(cout, -1)) / np.where(s > 0, s, 1.0)[:, None]
+    u_in, _ = _left_vectors(np.moveaxis(w, 1, 0).reshape(cin, -1), q)
+    return TuckerFactorization(u[None], s[None], vt[None], u_in=u_in)
+
+
+def _left_vectors(m: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top q left singular vectors and values of a wide matrix, from its small Gram matrix (fast)."""
+    evals, evecs = np.linalg.eigh(m @ m.T)
+    order = np.argsort(evals)[::-1][:q]
+    return evecs[:, order], np.sqrt(np.clip(evals[order], 0.0, None))
 
 
 def tucker2_factors(weight: np.ndarray, fact: TuckerFactorization,
@@ -39,7 +47,9 @@ def tucker2_factors(weight: np.ndarray, fact: TuckerFactorization,
     """``pre[r, Cin]``, ``core[r, r, *kernel]``, ``post[Cout, r]`` at this rank."""
     assert fact.u_in is not None
     u_out, u_in = fact.u[0][:, :rank], fact.u_in[:, :rank]
-    core = np.einsum("oc...,or,cp->rp...", weight.astype(np.float64), u_out, u_in)
+    cout, cin, *k = weight.shape
+    t = (u_out.T @ weight.astype(np.float64).reshape(cout, -1)).reshape(rank, cin, -1)  # r x Cin x K
+    core = np.matmul(t.transpose(0, 2, 1), u_in).transpose(0, 2, 1).reshape(rank, rank, *k)
     return u_in.T, core, u_out
 
 

@@ -1,0 +1,174 @@
+"""Choosing which layers to rewrite, with which candidate: greedy on a trade-off, then a search.
+
+Each layer offers its measured candidates that save time. Per layer they are ordered on
+the lower convex hull of (milliseconds, estimated model error squared); all layers' hull
+steps, sorted by error added per millisecond saved, give one path from "keep all" to
+"fastest". A layer's effect on the model's outputs is its own output error times a
+sensitivity measured once per layer (one end-to-end run with only that layer rewritten).
+Then a binary search on the path finds the longest prefix whose converted and refit model
+meets the budget on the fitting data; the held-out check and the back-off follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+
+from ..data import InputSet
+from ..graph import ModelGraph
+from ..layers import ConvLayer
+from ..runtime import run, session
+from ..verify import is_class_scores
+from .candidates import Candidate, emit
+
+#: A candidate must save at least this share of its layer's time to be considered.
+MIN_SAVING = 0.05
+
+
+@dataclass
+class LayerPlan:
+    """One eligible layer: its fitting patches and targets, candidates and measured time."""
+
+    index: int
+    layer: ConvLayer
+    x: np.ndarray
+    y: np.ndarray
+    y_scale: float
+    cands: list[Candidate] = field(default_factory=list)
+    orig_ms: float = 0.0
+    sensitivity: float = 1.0
+
+    def saved_ms(self, c: Candidate) -> float:
+        assert c.ms is not None and c.orig_ms
+        return self.orig_ms * (1.0 - c.ms / c.orig_ms)
+
+    def options(self) -> list[Candidate]:
+        return [c for c in self.cands if c.ms is not None and self.saved_ms(c) > MIN_SAVING * self.orig_ms]
+
+
+@dataclass
+class Step:
+    plan: LayerPlan
+    cand: Candidate
+    slope: float
+    saved_ms: float  # added by this step
+    err_sq: float  # estimated model error squared added by this step
+
+
+def hull_steps(plan: LayerPlan) -> list[Step]:
+    """The layer's upgrades from 'keep' to its fastest option, each the cheapest in error per ms."""
+    opts = plan.options()
+    steps: list[Step] = []
+    cur_ms, cur_e, cur = 0.0, 0.0, None
+    g2 = plan.sensitivity ** 2
+    while True:
+        best = None
+        for c in opts:
+            s, e = plan.saved_ms(c), g2 * c.error ** 2
+            if s <= cur_ms + 1e-9:
+                continue
+            slope = (e - cur_e) / (s - cur_ms)
+            if best is None or slope < best[0] - 1e-15:
+                best = (slope, c, s, e)
+        if best is None:
+            return steps
+        slope, c, s, e = best
+        steps.append(Step(plan, c, slope, s - cur_ms, e - cur_e))
+        cur_ms, cur_e, cur = s, e, c
+        del cur
+
+
+def greedy_path(plans: list[LayerPlan]) -> list[Step]:
+    """All layers' hull steps merged by error added per millisecond saved."""
+    steps = [s for p in plans for s in hull_steps(p)]
+    order = sorted(range(len(steps)), key=lambda i: (max(steps[i].slope, 0.0), i))
+    return [steps[i] for i in order]
+
+
+def choice_at(path: list[Step], k: int) -> dict[int, Candidate]:
+    """The per-layer choice after the first k steps (later steps of a layer replace earlier)."""
+    out: dict[int, Candidate] = {}
+    for s in path[:k]:
+        out[s.plan.index] = s.cand
+    return out
+
+
+def build_model(model: onnx.ModelProto, layers: list[ConvLayer], choice: dict[int, Candidate],
+                new_nodes: dict[int, list[str]] | None = None) -> onnx.ModelProto:
+    """A copy of the model with the chosen layers replaced (folded BatchNormalization removed)."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    mg = ModelGraph(m)
+    for i in sorted(choice):
+        layer = layers[i]
+        em = emit(choice[i], layer, mg)
+        mg.replace(layer.ref, em.nodes, em.initializers, [layer.batchnorm] if layer.batchnorm else [])
+        if new_nodes is not None:
+            new_nodes[i] = [n.name for n in em.nodes]
+    mg.commit()
+    return m
+
+
+class Evaluator:
+    """The original model's outputs on a fixed input set, kept, to score converted models fast."""
+
+    def __init__(self, model: onnx.ModelProto | bytes, inputs: InputSet, threads: int | None) -> None:
+        self.inputs, self.threads = inputs, threads
+        sess = session(model, threads)
+        self.names = [o.name for o in sess.get_outputs()]
+        self.ref = [run(sess, feed) for feed in inputs.batches()]
+
+    def score(self, model: onnx.ModelProto | bytes) -> dict:
+        """Relative L2 error per output, the worst of them, non-finite count, accuracy drop."""
+        sess = session(model, self.threads)
+        diff = np.zeros(len(self.names))
+        norm = np.zeros(len(self.names))
+        nonfinite = 0
+        correct0 = correct1 = 0
+        offset = 0
+        for feed, ref in zip(self.inputs.batches(), self.ref):
+            got = run(sess, feed)
+            for i, (a, b) in enumerate(zip(ref, got)):
+                a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+                nonfinite += int(np.count_nonzero(~np.isfinite(b64)))
+                diff[i] += float(np.sum(np.nan_to_num(b64 - a64, nan=1e30, posinf=1e30, neginf=1e30) ** 2))
+                norm[i] += float(np.sum(a64 ** 2))
+            if self.inputs.labels is not None:
+                k = next((i for i, a in enumerate(ref) if is_class_scores(a)), None)
+                if k is not None:
+                    y = self.inputs.labels[offset:offset + len(ref[k])]
+                    correct0 += int(np.count_nonzero(ref[k].argmax(1) == y))
+                    correct1 += int(np.count_nonzero(got[k].argmax(1) == y))
+            offset += len(next(iter(feed.values())))
+        errors = [float(np.sqrt(d / n)) if n else (0.0 if d == 0 else float("inf")) for d, n in zip(diff, norm)]
+        drop = 100.0 * (correct0 - correct1) / offset if self.inputs.labels is not None else None
+        return {"errors": dict(zip(self.names, errors)), "max_error": max(errors) if errors else 0.0,
+                "nonfinite": nonfinite, "accuracy_drop": drop}
+
+
+def meets(score: dict, max_error: float, max_drop: float | None, margin: float = 1.0) -> bool:
+    """Within the budget (scaled by ``margin``): every output's error, no non-finite values, accuracy."""
+    if score["nonfinite"] or not score["max_error"] <= max_error * margin:
+        return False
+    if max_drop is not None and score["accuracy_drop"] is not None:
+        return score["accuracy_drop"] <= max_drop * margin + 1e-9
+    return True
+
+
+def largest_passing(n: int, passes: Callable[[int], bool]) -> int:
+    """Binary search for the largest k in [0, n] with passes(k), assuming monotone (0 passes)."""
+    if n == 0:
+        return 0
+    if passes(n):
+        return n
+    lo, hi = 0, n  # passes(lo), not passes(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if passes(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
