@@ -1,0 +1,63 @@
+"""The FastAPI app: wiring only (routers, error handlers, the API key, startup and shutdown)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import Depends, FastAPI
+
+from converter import __version__
+
+from . import errors
+from .manager import Services
+from .routes import benchmarks, datasets, health, jobs, models
+from .security import require_api_key
+from .settings import Settings
+
+log = logging.getLogger("sepconv.service")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the services (store, workers) start with it and stop with it."""
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = Services(settings)
+        app.state.services = svc
+        recovered = svc.recover()
+        if any(recovered.values()):
+            log.info("restart recovery: %s", recovered)
+        cleaner = asyncio.create_task(_retention_loop(svc))
+        try:
+            yield
+        finally:
+            cleaner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await cleaner
+            await asyncio.to_thread(svc.close)
+
+    app = FastAPI(title="sepconv", version=__version__, lifespan=lifespan,
+                  description="Upload ONNX CNNs, factorize their Conv layers, benchmark and download them. "
+                              "Errors are JSON: {error, message, status}.")
+    errors.install(app)
+    secured = [Depends(require_api_key)]
+    for r in (models.router, datasets.router, jobs.router, benchmarks.router):
+        app.include_router(r, dependencies=secured)
+    app.include_router(health.router)
+    return app
+
+
+async def _retention_loop(svc: Services) -> None:
+    """Apply the retention setting at startup and then every SEPCONV_RETENTION_INTERVAL_S."""
+    while True:
+        try:
+            removed = await asyncio.to_thread(svc.apply_retention)
+            if any(removed.values()):
+                log.info("retention removed %s", removed)
+        except Exception:
+            log.exception("retention cleanup failed")
+        await asyncio.sleep(svc.settings.retention_interval_s)

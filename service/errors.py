@@ -1,0 +1,79 @@
+"""Every failure answers JSON with a clear message and the right status, never a traceback.
+
+Body: ``{"error": <code>, "message": <one line>, "status": <int>}`` (plus ``details`` for
+request-validation errors), so a curl user reads the message and a client switches on the code.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from converter import SepconvError
+
+log = logging.getLogger("sepconv.service")
+
+#: converter error kinds (and the runner's) to HTTP statuses
+KIND_STATUS = {"invalid": 422, "no_conv": 422, "not_found": 404, "unsupported": 415}
+
+
+class ApiError(Exception):
+    """An error the API answers on purpose."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def not_found(what: str, ident: str) -> ApiError:
+    return ApiError(404, "not_found", f"no {what} with id {ident!r}")
+
+
+def from_sepconv(exc: SepconvError) -> ApiError:
+    return ApiError(KIND_STATUS.get(exc.kind, 422), exc.kind, str(exc))
+
+
+def body(status: int, code: str, message: str, **extra) -> dict:
+    return {"error": code, "message": message, "status": status, **extra}
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every exception into a JSON answer."""
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(body(exc.status, exc.code, exc.message), exc.status, headers=exc.headers)
+
+    @app.exception_handler(SepconvError)
+    async def _sepconv(request: Request, exc: SepconvError) -> JSONResponse:
+        e = from_sepconv(exc)
+        return JSONResponse(body(e.status, e.code, e.message), e.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            details.append({"field": loc, "message": err.get("msg", "invalid")})
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return JSONResponse(body(400, "bad_request", "the request body is not valid JSON"), 400)
+        summary = "; ".join(f"{d['field'] or 'body'}: {d['message']}" for d in details[:5])
+        return JSONResponse(body(422, "invalid", f"invalid request: {summary}", details=details), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.method} {request.url.path}"
+        return JSONResponse(body(exc.status_code, code, message), exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(body(500, "internal", "internal server error (logged on the server)"), 500)

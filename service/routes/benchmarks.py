@@ -1,0 +1,37 @@
+"""``/v1/benchmarks``: time one model, or two (speedup and output difference), in ONNX Runtime."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from ..errors import ApiError, not_found
+from ..manager import Services
+from ..schemas import ERRORS, BenchmarkRequest, JobOut
+from . import services
+from .models import check_dataset, check_input_names
+
+router = APIRouter(prefix="/v1/benchmarks", tags=["benchmarks"], responses=ERRORS)
+
+
+@router.post("", status_code=202, response_model=JobOut)
+async def start_benchmark(body: BenchmarkRequest, svc: Services = Depends(services)) -> JSONResponse:
+    """Queue a benchmark; the job's result has median/p90/mean latency and throughput per model,
+    and for two models the speedup (A / B) and their output difference."""
+    if len(set(body.model_ids)) != len(body.model_ids):
+        raise ApiError(422, "invalid", "model_ids: give two different models (or one)")
+    models = []
+    for mid in body.model_ids:
+        row = svc.store.get_model(mid)
+        if row is None:
+            raise not_found("model", mid)
+        models.append(row)
+    check_input_names(models[0]["analysis"], body.input_shapes)
+    refs = list(body.model_ids)
+    if body.dataset_id:
+        await check_dataset(svc, models[0], body.dataset_id, body.input_shapes)
+        refs.append(body.dataset_id)
+    params = body.model_dump()
+    job = svc.queue_job("benchmark", params, refs)
+    out = JobOut.from_row(job)
+    return JSONResponse(out.model_dump(mode="json"), status_code=202, headers={"Location": f"/v1/jobs/{out.id}"})

@@ -1,0 +1,27 @@
+"""Health checks, open without the API key (for Docker's HEALTHCHECK and load balancers)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from ..manager import Services
+from . import services
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict:
+    """The process is up and its event loop answers (no disk, no locks: it must stay fast)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(svc: Services = Depends(services)) -> JSONResponse:
+    """Ready to take work: the database and the data directory take writes, the workers are alive."""
+    checks = {"store_writable": svc.store.writable(), "files_writable": svc.blobs.writable(),
+              "workers_alive": svc.runner.alive() and svc.validator.alive()}
+    ok = all(checks.values())
+    return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks,
+                         "queued_jobs": svc.runner.queued()}, status_code=200 if ok else 503)

@@ -1,0 +1,140 @@
+"""Request and response bodies (pydantic v2), apart from the store's rows.
+
+Requests forbid unknown fields, so a typo (``"rnak": 2``) is a 422 that names it instead of
+a silently ignored option.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+Dim = Annotated[int, Field(ge=1, le=1_000_000)]
+Shapes = Annotated[dict[Annotated[str, Field(max_length=256)], Annotated[list[Dim], Field(min_length=1, max_length=8)]],
+                   Field(max_length=64)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConversionRequest(_Request):
+    """The converter's options (see ``sepconv convert --help``) plus an optional dataset."""
+
+    method: Literal["depthwise", "spatial", "auto"] = "depthwise"
+    rank: Annotated[int, Field(ge=1)] | Literal["full"] | None = Field(
+        None, description="terms kept per layer: a whole number or 'full' (default 1 unless energy/ratio given)")
+    energy: float | None = Field(None, gt=0, le=1, description="smallest rank keeping this fraction of the energy")
+    ratio: float | None = Field(None, gt=0, description="largest rank costing at most this x the multiplications")
+    force: bool = False
+    include: str | None = Field(None, max_length=500, description="regex: only Convs whose name matches")
+    exclude: str | None = Field(None, max_length=500, description="regex: skip Convs whose name matches")
+    input_shapes: Shapes = Field(default_factory=dict,
+                                 description="fix symbolic input dims, e.g. {'input': [1,3,224,224]}")
+    verify: bool = True
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    threads: int | None = Field(None, ge=1, le=256)
+    max_error: float = Field(0.01, gt=0)
+    max_accuracy_drop: float | None = Field(None, ge=0)
+    dataset_id: Id | None = Field(None, description="an uploaded .npz used for verification / calibration")
+
+    def options(self) -> dict:
+        return self.model_dump(exclude={"dataset_id"})
+
+
+class BenchmarkRequest(_Request):
+    model_ids: list[Id] = Field(min_length=1, max_length=2, description="one model, or two to compare (A then B)")
+    dataset_id: Id | None = None
+    input_shapes: Shapes = Field(default_factory=dict)
+    runs: int = Field(50, ge=1, le=10_000)
+    warmup: int = Field(5, ge=0, le=1_000)
+    threads: int | None = Field(None, ge=1, le=256)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class ModelOut(BaseModel):
+    id: str
+    name: str
+    sha256: str
+    size: int
+    created: float
+    parent_id: str | None = Field(None, description="the model this one was converted from")
+    source_job: str | None = Field(None, description="the conversion job that made it")
+    opset: int | None
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    analysis: dict[str, Any] = Field(description="Convs, eligible Convs, multiplications, per-layer rows")
+
+    @classmethod
+    def from_row(cls, row: dict) -> ModelOut:
+        a = row["analysis"]
+        return cls(id=row["id"], name=row["name"], sha256=row["sha256"], size=row["size"], created=row["created"],
+                   parent_id=row.get("parent_id"), source_job=row.get("source_job"), opset=a.get("opset"),
+                   inputs=a.get("inputs", []), outputs=a.get("outputs", []),
+                   analysis={k: v for k, v in a.items() if k not in ("opset", "inputs", "outputs")})
+
+
+class DatasetOut(BaseModel):
+    id: str
+    name: str
+    sha256: str
+    size: int
+    created: float
+    arrays: list[dict[str, Any]]
+
+    @classmethod
+    def from_row(cls, row: dict) -> DatasetOut:
+        return cls(**{k: row[k] for k in ("id", "name", "sha256", "size", "created", "arrays")})
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: Literal["conversion", "benchmark"]
+    state: Literal["queued", "running", "succeeded", "failed"]
+    progress: dict[str, Any] | None
+    created: float
+    started: float | None
+    finished: float | None
+    timings: dict[str, float | None]
+    params: dict[str, Any]
+    result: dict[str, Any] | None = Field(None, description="conversion: {model_id, report}; benchmark: the latencies")
+    error: dict[str, Any] | None = Field(None, description="{kind, message} when the job failed")
+
+    @classmethod
+    def from_row(cls, row: dict) -> JobOut:
+        started, finished, created = row["started"], row["finished"], row["created"]
+        timings = {"queued_s": (started or finished or created) - created if (started or finished) else None,
+                   "run_s": finished - started if started and finished else None}
+        return cls(**{k: row[k] for k in ("id", "kind", "state", "progress", "created", "started", "finished",
+                                          "params", "result", "error")}, timings=timings)
+
+
+class Page(BaseModel):
+    items: list[Any]
+    limit: int
+    offset: int
+
+
+class ModelPage(Page):
+    items: list[ModelOut]
+
+
+class DatasetPage(Page):
+    items: list[DatasetOut]
+
+
+class JobPage(Page):
+    items: list[JobOut]
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+    status: int
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorOut} for s in (400, 401, 404, 409, 413, 415, 422, 429)
+}

@@ -1,0 +1,138 @@
+"""Content-addressed files under the data directory.
+
+Every file is stored once, under its sha256, so uploading the same bytes twice costs nothing
+and no name from a request ever becomes a path. Files arrive through :class:`Incoming`
+(a temporary file written in chunks and hashed on the way) and are moved into place with an
+fsync and an atomic rename, so a crash never leaves a half-written blob.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+class TooLarge(Exception):
+    """The upload went past the size limit."""
+
+
+class Incoming:
+    """A file being received: written chunk by chunk to ``tmp/``, hashed as it goes."""
+
+    def __init__(self, tmp_dir: Path, limit: int) -> None:
+        self.path = tmp_dir / f"upload-{uuid.uuid4().hex}.part"
+        self.limit = limit
+        self.size = 0
+        self._hash = hashlib.sha256()
+        self._fh = open(self.path, "wb")  # noqa: SIM115 (closed in finish/discard)
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise TooLarge(f"the upload is larger than the limit of {self.limit:,} bytes")
+        self._hash.update(chunk)
+        self._fh.write(chunk)
+
+    def finish(self) -> str:
+        """Flush and fsync the file; return its sha256."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        return self._hash.hexdigest()
+
+    def discard(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+
+class BlobStore:
+    """``blobs/<sha[:2]>/<sha>`` files plus a ``tmp/`` folder on the same filesystem (for renames)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blobs = root / "blobs"
+        self.tmp = root / "tmp"
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def clear_tmp(self) -> int:
+        """Remove leftovers of uploads and jobs cut short by a crash or restart."""
+        n = 0
+        for p in self.tmp.iterdir():
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            n += 1
+        return n
+
+    def incoming(self, limit: int) -> Incoming:
+        return Incoming(self.tmp, limit)
+
+    def tmp_path(self, suffix: str = "") -> Path:
+        """A fresh path in ``tmp/`` for a worker to write its output to."""
+        return self.tmp / f"out-{uuid.uuid4().hex}{suffix}"
+
+    def path(self, sha256: str) -> Path:
+        """The blob's path; only ever built from a validated hex digest."""
+        if not _SHA.match(sha256):
+            raise ValueError("not a sha256 hex digest")
+        return self.blobs / sha256[:2] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def adopt(self, src: Path, sha256: str) -> Path:
+        """Move a finished, fsynced temporary file into place (or drop it if the blob exists)."""
+        dest = self.path(sha256)
+        if dest.is_file():
+            src.unlink(missing_ok=True)
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dest)
+        _fsync_dir(dest.parent)
+        return dest
+
+    def remove(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)
+
+    def writable(self) -> bool:
+        """Can a file be created, fsynced and removed here right now?"""
+        probe = self.tmp / f"probe-{uuid.uuid4().hex}"
+        try:
+            with open(probe, "wb") as fh:
+                fh.write(b"ok")
+                os.fsync(fh.fileno())
+            probe.unlink()
+            return True
+        except OSError:
+            return False
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename durable (POSIX); harmless where directories cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

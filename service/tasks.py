@@ -1,0 +1,214 @@
+"""What the worker processes run: validation, conversion, benchmark.
+
+Everything that parses user files runs here, not in the API process: a crafted protobuf or
+npz that crashes or bloats its parser takes down one worker (whose job is marked failed),
+never the server. Paths come from the job manager (blob and temporary paths it built), never
+from a request. Errors are :class:`converter.SepconvError` with the internal paths replaced by
+the names the user knows.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import external_data_helper
+
+from converter import ConvertOptions, SepconvError, convert_file
+from converter.bench import benchmark as run_benchmark
+from converter.data import load_npz, prepare_inputs
+from converter.inspect import inspect_model
+from converter.modelio import check_model
+
+UserError = SepconvError
+Progress = Callable[[str, float | None], None]
+
+
+def run(task: str, payload: dict, progress: Progress) -> dict:
+    try:
+        fn = TASKS[task]
+    except KeyError:
+        raise SepconvError(f"unknown task {task!r}") from None
+    return fn(payload, progress)
+
+
+# -- validation -------------------------------------------------------------------------------
+def validate_model(payload: dict, progress: Progress) -> dict:
+    """Parse, refuse external data, run the checker, analyse. Returns the analysis."""
+    path, name = Path(payload["path"]), payload["name"]
+    with _renamed(path, name):
+        model = _parse(path, name)
+        refuse_external_data(model, name)
+        if len(model.graph.node) == 0:
+            raise SepconvError(f"{name}: not an ONNX model (the graph has no nodes)", "unsupported")
+        check_model(model, name)
+        return analyse(model, {})
+
+
+def _parse(path: Path, name: str) -> onnx.ModelProto:
+    if path.stat().st_size == 0:
+        raise SepconvError(f"{name}: the file is empty", "unsupported")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and friends: truncated or not ONNX at all
+        raise SepconvError(f"{name}: not a valid ONNX protobuf (truncated or not an ONNX file: "
+                           f"{_first_line(exc)})", "unsupported") from None
+    if not model.HasField("graph"):
+        raise SepconvError(f"{name}: not an ONNX model (no graph)", "unsupported")
+    return model
+
+
+def refuse_external_data(model: onnx.ModelProto, name: str) -> None:
+    """An upload is one file, so any external-data reference points outside it: refuse it
+    (onnx's external-data path-traversal CVEs read or write arbitrary files through these)."""
+    for t in external_data_helper._get_all_tensors(model):
+        if t.data_location == onnx.TensorProto.EXTERNAL or len(t.external_data):
+            where = next((e.value for e in t.external_data if e.key == "location"), "?")
+            raise SepconvError(f"{name}: tensor {t.name!r} keeps its data in an external file ({where!r}); "
+                               "upload a self-contained model (onnx.save with save_as_external_data=False)")
+
+
+def analyse(model: onnx.ModelProto, input_shapes: dict) -> dict:
+    """The converter's inspection (inputs, outputs, Convs, multiplications)."""
+    return inspect_model(model, input_shapes)
+
+
+def validate_dataset(payload: dict, progress: Progress) -> dict:
+    """List the npz's arrays from their headers (no pickles, nothing loaded whole)."""
+    path, name = Path(payload["path"]), payload["name"]
+    if path.stat().st_size == 0:
+        raise SepconvError(f"{name}: the file is empty", "unsupported")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise SepconvError(f"{name}: not an .npz file (not a zip archive)", "unsupported") from None
+    arrays = []
+    with zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                raise SepconvError(f"{name}: member {info.filename!r} is not a .npy array")
+            try:
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    shape, _, dtype = _read_header(fh, version)
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+                raise SepconvError(f"{name}: array {info.filename!r} is not readable ({_first_line(exc)})") from None
+            if dtype.hasobject:
+                raise SepconvError(f"{name}: array {info.filename[:-4]!r} holds Python objects (pickles are refused)")
+            arrays.append({"name": info.filename[:-4], "shape": list(shape), "dtype": dtype.name})
+    if not arrays:
+        raise SepconvError(f"{name}: the npz holds no arrays")
+    return {"arrays": arrays}
+
+
+def _read_header(fh, version: tuple[int, int]):
+    fmt = np.lib.format
+    if version == (1, 0):
+        return fmt.read_array_header_1_0(fh)
+    if version == (2, 0):
+        return fmt.read_array_header_2_0(fh)
+    private = getattr(fmt, "_read_array_header", None)
+    if private is None:
+        raise ValueError(f"unsupported .npy format version {version}")
+    return private(fh, version)
+
+
+def check_data(payload: dict, progress: Progress) -> dict:
+    """Do the dataset's arrays fit the model's inputs? (Answered before a job is queued.)"""
+    with _renamed(Path(payload["data"]), payload["data_name"]):
+        model = onnx.load(payload["model"], load_external_data=False)
+        inputs = prepare_inputs(model, payload["input_shapes"], load_npz(payload["data"]), 0)
+    return {"samples": inputs.samples, "batch": inputs.batch}
+
+
+# -- jobs -----------------------------------------------------------------------------------------
+def convert(payload: dict, progress: Progress) -> dict:
+    """Convert, then analyse and hash the result so the API process only has to move it."""
+    output = Path(payload["output"])
+    options = ConvertOptions(**payload["options"])
+    progress("converting", 0.1)
+    with _renamed(Path(payload["source"]), payload["source_name"]), \
+            _renamed(Path(payload["data"]) if payload.get("data") else None, payload.get("data_name")):
+        report = convert_file(payload["source"], output, options, data=payload.get("data"))
+    if Path(str(output) + ".data").exists():
+        raise SepconvError("the converted model is over 2 GB and needs external data, which the service "
+                           "does not store yet; convert it with the CLI")
+    progress("analysing result", 0.9)
+    model = onnx.load(str(output), load_external_data=False)
+    analysis = analyse(model, options.input_shapes)
+    del model
+    from .storage import sha256_file
+    return {"report": report, "analysis": analysis, "sha256": sha256_file(output), "size": output.stat().st_size}
+
+
+def benchmark(payload: dict, progress: Progress) -> dict:
+    """Latency of one or two models on the same inputs; speedup and output difference for two."""
+    paths = payload["models"]
+    progress("preparing inputs", 0.05)
+    with _renamed(Path(payload["data"]) if payload.get("data") else None, payload.get("data_name")):
+        model = onnx.load(paths[0], load_external_data=False)
+        data = load_npz(payload["data"]) if payload.get("data") else None
+        inputs = prepare_inputs(model, payload["input_shapes"], data, payload.get("seed", 0))
+    del model, data
+    if len(paths) == 2:
+        a = [i.name for i in _graph_inputs(paths[0])]
+        b = [i.name for i in _graph_inputs(paths[1])]
+        if sorted(a) != sorted(b):
+            raise SepconvError(f"the two models take different inputs ({', '.join(a)} vs {', '.join(b)}); "
+                               "a benchmark compares two versions of one model")
+    progress("timing", 0.1)
+    t0 = time.perf_counter()
+    result = run_benchmark(paths, inputs, runs=payload["runs"], warmup=payload["warmup"],
+                           threads=payload.get("threads"), labels=payload["labels"])
+    result["inputs"] = {"source": inputs.source, "samples": inputs.samples, "batch": inputs.batch}
+    result["elapsed_s"] = time.perf_counter() - t0
+    return result
+
+
+def _graph_inputs(path: str) -> list:
+    model = onnx.load(path, load_external_data=False)
+    inits = {t.name for t in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in inits]
+
+
+# -- for the runner's own tests -----------------------------------------------------------------
+def _sleep(payload: dict, progress: Progress) -> dict:
+    progress("sleeping", 0.5)
+    time.sleep(float(payload.get("seconds", 1)))
+    return {"slept": payload.get("seconds", 1)}
+
+
+def _crash(payload: dict, progress: Progress) -> dict:
+    os._exit(int(payload.get("code", 3)))
+
+
+TASKS: dict[str, Callable[[dict, Progress], dict]] = {
+    "validate_model": validate_model, "validate_dataset": validate_dataset, "check_data": check_data,
+    "convert": convert, "benchmark": benchmark, "_sleep": _sleep, "_crash": _crash,
+}
+
+
+class _renamed:
+    """Replace an internal path by the user's name in the message of a SepconvError."""
+
+    def __init__(self, path: Path | None, name: str | None) -> None:
+        self.path, self.name = path, name
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, tp, exc, tb) -> bool:
+        if isinstance(exc, SepconvError) and self.path is not None and self.name:
+            msg = str(exc).replace(str(self.path), self.name)
+            raise SepconvError(msg, exc.kind) from None
+        return False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]

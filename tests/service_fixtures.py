@@ -1,0 +1,144 @@
+"""Helpers for the service tests: a real uvicorn server in a subprocess, and tiny ONNX models.
+
+Not a conftest (the lead owns that): test modules import what they need from here.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``python -m service`` on a free loopback port, with its own data directory."""
+
+    def __init__(self, data_dir: Path, workers: int = 2, env: dict[str, str] | None = None) -> None:
+        self.data_dir, self.workers, self.extra_env = data_dir, workers, env or {}
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+        self.log = data_dir.parent / f"{data_dir.name}-server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> Server:
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEPCONV_")}
+        env.update(self.extra_env)
+        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        cmd = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(self.port),
+               "--workers", str(self.workers), "--data-dir", str(self.data_dir)]
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server not ready after {timeout} s: {self.log.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+    def client(self, **kw) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60, **kw)
+
+
+def wait_job(client: httpx.Client, job_id: str, timeout: float = 60) -> dict:
+    """Poll a job until it finishes (bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = client.get(f"/v1/jobs/{job_id}")
+        assert r.status_code == 200, r.text
+        job = r.json()
+        if job["state"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s: {job}")
+
+
+def conv_model(cin: int = 8, cout: int = 16, hw: int = 16, seed: int = 0, name: str = "tiny") -> bytes:
+    """Conv 3x3 cin->cout, Relu, on 1 x cin x hw x hw: small, fast, eligible for both methods."""
+    rng = np.random.default_rng(seed)
+    w = numpy_helper.from_array(rng.standard_normal((cout, cin, 3, 3)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.standard_normal(cout).astype(np.float32), "b")
+    nodes = [helper.make_node("Conv", ["input", "w", "b"], ["c"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["output"], name="relu1")]
+    graph = helper.make_graph(nodes, name,
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, cin, hw, hw])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, cout, hw, hw])],
+                              [w, b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def no_conv_model() -> bytes:
+    graph = helper.make_graph([helper.make_node("Relu", ["input"], ["output"])], "noconv",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 4])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8).SerializeToString()
+
+
+def checker_failing_model() -> bytes:
+    """Parses as protobuf, but the checker refuses it (a node uses a name nothing produces)."""
+    graph = helper.make_graph([helper.make_node("Relu", ["nowhere"], ["output"])], "bad",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 4])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8).SerializeToString()
+
+
+def external_data_model(location: str = "../../../../etc/passwd") -> bytes:
+    """A model whose weight claims to live in an external file (the external-data CVEs' vector)."""
+    model = onnx.load_from_string(conv_model())
+    w = model.graph.initializer[0]
+    w.ClearField("raw_data")
+    w.ClearField("float_data")
+    w.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", location), ("offset", "0"), ("length", str(16 * 8 * 9 * 4))):
+        w.external_data.add(key=k, value=v)
+    return model.SerializeToString()
+
+
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def upload(client: httpx.Client, path: str, data: bytes, name: str = "model.onnx") -> httpx.Response:
+    return client.post(path, files={"file": (name, data, "application/octet-stream")})

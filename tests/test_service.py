@@ -1,0 +1,277 @@
+"""The service end to end, over real HTTP against a uvicorn the tests start on loopback.
+
+Upload, convert, poll, download (checked in ONNX Runtime), benchmark, every bad input of the
+issue, concurrent uploads and conversions, and a restart in the middle that loses nothing.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import signal
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from service_fixtures import (
+    Server,
+    checker_failing_model,
+    conv_model,
+    external_data_model,
+    no_conv_model,
+    npz_bytes,
+    upload,
+    wait_job,
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("svc") / "data", workers=2).start()
+    yield srv
+    srv.stop()
+    assert "Traceback" not in srv.log.read_text(), srv.log.read_text()[-4000:]
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with server.client() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def state():
+    """What the end-to-end tests made, for the restart test to find again."""
+    return {}
+
+
+def _run(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
+    sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    return sess.run(None, {"input": x})[0]
+
+
+def test_health(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.json()["checks"] == {
+        "store_writable": True, "files_writable": True, "workers_alive": True}
+    assert "/v1/models" in client.get("/openapi.json").json()["paths"]
+
+
+def test_upload_convert_download_benchmark(client, state):
+    data = conv_model(seed=1)
+    r = upload(client, "/v1/models", data, "tiny.onnx")
+    assert r.status_code == 201, r.text
+    m = r.json()
+    assert m["sha256"] == hashlib.sha256(data).hexdigest() and m["size"] == len(data)
+    assert m["opset"] == 17 and m["inputs"][0]["name"] == "input" and m["outputs"][0]["name"] == "output"
+    assert m["analysis"]["convs"] == 1 and m["analysis"]["eligible_convs"] == 1
+    assert m["analysis"]["conv_macs"] == 16 * 8 * 9 * 16 * 16
+    again = upload(client, "/v1/models", data, "other-name.onnx")
+    assert again.status_code == 200 and again.json()["id"] == m["id"]
+    assert client.get(f"/v1/models/{m['id']}").json() == m
+    assert m["id"] in [x["id"] for x in client.get("/v1/models").json()["items"]]
+
+    x = np.random.default_rng(0).standard_normal((4, 8, 16, 16)).astype(np.float32)
+    ds = upload(client, "/v1/datasets", npz_bytes(input=x), "calib.npz")
+    assert ds.status_code == 201, ds.text
+    assert ds.json()["arrays"] == [{"name": "input", "shape": [4, 8, 16, 16], "dtype": "float32"}]
+
+    r = client.post(f"/v1/models/{m['id']}/conversions",
+                    json={"method": "depthwise", "rank": "full", "dataset_id": ds.json()["id"]})
+    assert r.status_code == 202, r.text
+    assert r.json()["state"] == "queued" and r.headers["location"] == f"/v1/jobs/{r.json()['id']}"
+    job = wait_job(client, r.json()["id"])
+    assert job["state"] == "succeeded", job
+    assert job["timings"]["run_s"] is not None and job["progress"]["fraction"] == 1.0
+    report, conv_id = job["result"]["report"], job["result"]["model_id"]
+    assert report["source"] == m["id"] and report["output"] == conv_id
+    assert report["verification"] is not None
+    conv = client.get(f"/v1/models/{conv_id}").json()
+    assert conv["parent_id"] == m["id"] and conv["source_job"] == job["id"]
+    assert conv["analysis"]["convs"] >= 1 and conv["sha256"] != m["sha256"]
+
+    dl = client.get(f"/v1/models/{conv_id}/file")
+    assert dl.status_code == 200 and dl.headers["x-content-sha256"] == conv["sha256"]
+    onnx.checker.check_model(onnx.load_from_string(dl.content))
+    x1 = x[:1]
+    np.testing.assert_allclose(_run(dl.content, x1), _run(data, x1), rtol=1e-3, atol=1e-3)
+    assert client.get(f"/v1/models/{m['id']}/file").content == data
+
+    r = client.post("/v1/benchmarks", json={"model_ids": [m["id"], conv_id], "runs": 5, "warmup": 1,
+                                            "dataset_id": ds.json()["id"]})
+    assert r.status_code == 202, r.text
+    bench = wait_job(client, r.json()["id"])
+    assert bench["state"] == "succeeded", bench
+    res = bench["result"]
+    assert [x["name"] for x in res["models"]] == [m["id"], conv_id]
+    for row in res["models"]:
+        assert row["median_ms"] > 0 and row["p90_ms"] >= row["median_ms"] * 0.5 and row["throughput_per_s"] > 0
+        assert "mean_ms" in row
+    assert res["speedup"] > 0 and res["output_difference"]
+    one = wait_job(client, client.post("/v1/benchmarks", json={"model_ids": [m["id"]], "runs": 3}).json()["id"])
+    assert one["state"] == "succeeded" and "speedup" not in one["result"]
+    state.update(model=m, converted=conv, dataset=ds.json(), jobs=[job["id"], bench["id"], one["id"]])
+
+
+def test_spatial_and_failed_job_keeps_store_consistent(client):
+    m = upload(client, "/v1/models", conv_model(seed=2), "t2.onnx").json()
+    ok = wait_job(client, client.post(f"/v1/models/{m['id']}/conversions",
+                                      json={"method": "spatial", "energy": 0.9}).json()["id"])
+    assert ok["state"] == "succeeded", ok
+    # exclude every layer: nothing to rewrite is still a report; include nothing + verify with bad shapes fails
+    before = {x["id"] for x in client.get("/v1/models").json()["items"]}
+    bad = wait_job(client, client.post(f"/v1/models/{m['id']}/conversions",
+                                       json={"input_shapes": {"input": [1, 3, 16, 16]}}).json()["id"])
+    assert bad["state"] == "failed" and bad["error"]["message"], bad
+    assert "Traceback" not in bad["error"]["message"]
+    assert {x["id"] for x in client.get("/v1/models").json()["items"]} == before
+
+
+@pytest.mark.parametrize("payload, status, code", [
+    (b"this is not an onnx model at all", 415, "unsupported"),
+    (conv_model()[:150], 415, "unsupported"),
+    (checker_failing_model(), 422, "invalid"),
+    (external_data_model(), 422, "invalid"),
+    (external_data_model("/etc/passwd"), 422, "invalid"),
+])
+def test_bad_models_refused(client, payload, status, code):
+    r = upload(client, "/v1/models", payload, "bad.onnx")
+    assert (r.status_code, r.json()["error"]) == (status, code), r.text
+    assert r.json()["message"] and "Traceback" not in r.text
+    assert "/tmp" not in r.json()["message"] and "upload-" not in r.json()["message"]
+
+
+def test_bad_requests(client):
+    assert client.post("/v1/models", json={"file": "x"}).status_code == 415
+    assert client.post("/v1/models", files={"other": ("a", b"abc")}).status_code == 400
+    assert upload(client, "/v1/models", b"", "empty.onnx").status_code == 400
+    assert client.post("/v1/models", content=b"--x\r\nbroken", headers={
+        "content-type": "multipart/form-data; boundary=x"}).status_code == 400
+    raw = client.post("/v1/models?name=../../etc/raw.onnx", content=conv_model(seed=5),
+                      headers={"content-type": "application/octet-stream"})
+    assert raw.status_code == 201 and raw.json()["name"] == "raw.onnx"
+    assert upload(client, "/v1/datasets", b"not a zip", "x.npz").status_code == 415
+    pickled = upload(client, "/v1/datasets", npz_bytes(input=np.array([{"a": 1}], dtype=object)), "p.npz")
+    assert pickled.status_code == 422 and "pickle" in pickled.json()["message"]
+
+
+def test_unknown_ids(client):
+    for path in ("/v1/models/mdl_nope", "/v1/models/mdl_nope/file", "/v1/datasets/ds_nope", "/v1/jobs/job_nope",
+                 "/v1/models/..%2F..%2Fetc%2Fpasswd/file"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.json()["error"] == "not_found", (path, r.text)
+    assert client.delete("/v1/models/mdl_nope").status_code == 404
+    assert client.post("/v1/models/mdl_nope/conversions", json={}).status_code == 404
+    assert client.post("/v1/benchmarks", json={"model_ids": ["mdl_nope"]}).status_code == 404
+    assert client.get("/v1/nothing").status_code == 404
+
+
+def test_wrong_options(client):
+    mid = upload(client, "/v1/models", conv_model(seed=3), "t3.onnx").json()["id"]
+    url = f"/v1/models/{mid}/conversions"
+    for body in ({"rank": 0}, {"method": "magic"}, {"energy": 2}, {"rank": 2, "energy": 0.5},
+                 {"include": "(["}, {"rnak": 2}, {"input_shapes": {"nope": [1, 2]}}, {"threads": 0},
+                 {"input_shapes": {"input": [1, -3]}}, {"rank": "most"}, {"dataset_id": "../x"}):
+        r = client.post(url, json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert r.json()["error"] == "invalid" and r.json()["message"], r.text
+    r = client.post(url, content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"] == "bad_request"
+    assert client.post(url, json={"dataset_id": "ds_nope"}).status_code == 404
+    assert client.post("/v1/benchmarks", json={"model_ids": []}).status_code == 422
+    assert client.post("/v1/benchmarks", json={"model_ids": [mid, mid]}).status_code == 422
+    assert client.post("/v1/benchmarks", json={"model_ids": [mid], "runs": 0}).status_code == 422
+
+
+def test_no_conv_model(client):
+    r = upload(client, "/v1/models", no_conv_model(), "noconv.onnx")
+    assert r.status_code == 201 and r.json()["analysis"]["convs"] == 0
+    c = client.post(f"/v1/models/{r.json()['id']}/conversions", json={})
+    assert c.status_code == 422 and c.json()["error"] == "no_conv"
+
+
+def test_npz_that_does_not_fit(client):
+    mid = upload(client, "/v1/models", conv_model(seed=4), "t4.onnx").json()["id"]
+    for arrays, words in (({"image": np.zeros((2, 8, 16, 16), np.float32)}, "no array for input"),
+                          ({"input": np.zeros((2, 3, 16, 16), np.float32)}, "dim 1"),
+                          ({"input": np.zeros((2, 8, 16, 16), np.float32), "labels": np.zeros(3, np.int64)},
+                           "labels")):
+        ds = upload(client, "/v1/datasets", npz_bytes(**arrays), "d.npz")
+        assert ds.status_code == 201, ds.text
+        r = client.post(f"/v1/models/{mid}/conversions", json={"dataset_id": ds.json()["id"]})
+        assert r.status_code == 422 and words in r.json()["message"], r.text
+        assert "/blobs/" not in r.json()["message"]
+        b = client.post("/v1/benchmarks", json={"model_ids": [mid], "dataset_id": ds.json()["id"]})
+        assert b.status_code == 422, b.text
+
+
+def test_delete(client):
+    data = conv_model(seed=9)
+    m = upload(client, "/v1/models", data, "del.onnx").json()
+    assert client.delete(f"/v1/models/{m['id']}").status_code == 204
+    assert client.get(f"/v1/models/{m['id']}").status_code == 404
+    assert client.get(f"/v1/models/{m['id']}/file").status_code == 404
+    again = upload(client, "/v1/models", data, "del.onnx")
+    assert again.status_code == 201 and again.json()["id"] != m["id"]
+    assert client.get(f"/v1/models/{again.json()['id']}/file").content == data
+
+
+def test_concurrent_uploads_and_conversions(client):
+    models = [conv_model(seed=100 + i, cin=4, cout=8, hw=8) for i in range(8)]
+
+    def one(i: int) -> tuple[str, str]:
+        r = upload(client, "/v1/models", models[i], f"c{i}.onnx")
+        assert r.status_code == 201, r.text
+        j = client.post(f"/v1/models/{r.json()['id']}/conversions", json={"rank": 1, "verify": i % 2 == 0})
+        assert j.status_code == 202, j.text
+        return r.json()["id"], j.json()["id"]
+
+    with cf.ThreadPoolExecutor(8) as pool:
+        pairs = list(pool.map(one, range(8)))
+    assert len({m for m, _ in pairs}) == 8
+    jobs = [wait_job(client, j) for _, j in pairs]
+    assert [j["state"] for j in jobs] == ["succeeded"] * 8, [j["error"] for j in jobs]
+    listed = {x["id"] for x in client.get("/v1/models", params={"limit": 1000}).json()["items"]}
+    assert {m for m, _ in pairs} | {j["result"]["model_id"] for j in jobs} <= listed
+    assert len({j["result"]["model_id"] for j in jobs}) == 8
+
+
+def test_restart_finds_everything(server, client, state):
+    """Stop the server with a job running and one queued; after the restart every file and
+    finished job is there, the running job failed as interrupted, the queued one ran."""
+    big = conv_model(cin=32, cout=64, hw=64, seed=7)
+    mid = upload(client, "/v1/models", big, "big.onnx").json()["id"]
+    long_jobs = [client.post("/v1/benchmarks", json={"model_ids": [mid], "runs": 5000}).json()["id"]
+                 for _ in range(2)]
+    queued = client.post(f"/v1/models/{mid}/conversions", json={"rank": 1, "verify": False}).json()["id"]
+    for j in long_jobs:
+        for _ in range(200):
+            if client.get(f"/v1/jobs/{j}").json()["state"] == "running":
+                break
+            time.sleep(0.05)
+    assert client.get(f"/v1/jobs/{queued}").json()["state"] == "queued"
+    snapshot = {x["id"]: x for x in client.get("/v1/models", params={"limit": 1000}).json()["items"]}
+    finished = {j["id"]: j for j in client.get("/v1/jobs", params={"limit": 1000}).json()["items"]
+                if j["state"] in ("succeeded", "failed")}
+    server.stop(signal.SIGKILL)  # the harshest stop: nothing gets to clean up
+    server.start()
+    with server.client() as c:
+        after = {x["id"]: x for x in c.get("/v1/models", params={"limit": 1000}).json()["items"]}
+        assert set(snapshot) <= set(after)
+        for mid_, row in snapshot.items():
+            assert after[mid_] == row
+        for jid, job in finished.items():
+            assert c.get(f"/v1/jobs/{jid}").json() == job
+        for j in long_jobs:
+            job = c.get(f"/v1/jobs/{j}").json()
+            assert job["state"] == "failed" and job["error"]["kind"] == "interrupted", job
+        done = wait_job(c, queued)
+        assert done["state"] == "succeeded", done
+        conv = state["converted"]
+        assert c.get(f"/v1/models/{conv['id']}/file").status_code == 200
+        assert c.get(f"/v1/datasets/{state['dataset']['id']}").json() == state["dataset"]
+        for jid in state["jobs"]:
+            assert c.get(f"/v1/jobs/{jid}").json()["state"] == "succeeded"
