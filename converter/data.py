@@ -28,25 +28,35 @@ DEFAULT_RANDOM_SAMPLES = 8
 
 @dataclass
 class InputSet:
-    """Arrays keyed by input name, all with the same number of samples on axis 0."""
+    """Arrays keyed by input name, all with the same number of samples on axis 0.
+
+    ``whole`` marks inputs that have no common sample axis (a scalar, or a state tensor whose
+    first dim is not the batch): they are fed as they are, as one sample.
+    """
 
     arrays: dict[str, np.ndarray]
     labels: np.ndarray | None
     batch: int
     source: str  # "data" or "random"
+    whole: bool = False
 
     @property
     def samples(self) -> int:
-        return len(next(iter(self.arrays.values())))
+        return 1 if self.whole else len(next(iter(self.arrays.values())))
 
     def batches(self) -> Iterator[dict[str, np.ndarray]]:
         """Feeds of ``batch`` samples each (the last one smaller unless the batch size is fixed)."""
+        if self.whole:
+            yield dict(self.arrays)
+            return
         n = self.samples
         for start in range(0, n, self.batch):
             yield {k: v[start:start + self.batch] for k, v in self.arrays.items()}
 
     def head(self, n: int) -> InputSet:
         """The first n samples."""
+        if self.whole:
+            return self
         return InputSet({k: v[:n] for k, v in self.arrays.items()},
                         None if self.labels is None else self.labels[:n], self.batch, self.source)
 
@@ -138,15 +148,19 @@ def _random_inputs(shapes: dict[str, Shape | None], dtypes: dict[str, np.dtype],
                    samples: int | None) -> InputSet:
     rng = np.random.default_rng(seed)
     batch = _batch_size(shapes)
+    firsts = {s[0] for s in shapes.values() if s}
+    # a scalar input, or inputs whose fixed first dims differ, share no sample axis
+    whole = any(s == () for s in shapes.values()) or (batch is None and any(d is not None for d in firsts))
     n = samples or DEFAULT_RANDOM_SAMPLES
     if batch is not None:
         n = max(batch, n - n % batch)
     arrays = {}
     for name, shape in shapes.items():
-        if shape is None or any(d is None for d in shape[1:]):
+        dims = shape if whole else (shape[1:] if shape else None)
+        if shape is None or dims is None or any(d is None for d in dims):
             raise SepconvError(f"input {name} has unknown dims ({'?' if shape is None else _fmt(shape)}): "
                                f"give them with --input-shape {name}=1x3x224x224 or pass --data FILE.npz")
-        full = (n, *[int(d) for d in shape[1:]])  # type: ignore[arg-type]
+        full = tuple(int(d) for d in dims) if whole else (n, *[int(d) for d in dims])  # type: ignore[arg-type]
         dtype = dtypes[name]
         if np.issubdtype(dtype, np.floating):
             arrays[name] = rng.standard_normal(full).astype(dtype)
@@ -154,7 +168,7 @@ def _random_inputs(shapes: dict[str, Shape | None], dtypes: dict[str, np.dtype],
             arrays[name] = rng.integers(0, 2, full).astype(bool)
         else:
             arrays[name] = rng.integers(0, 10, full).astype(dtype)
-    return InputSet(arrays, None, batch or DEFAULT_BATCH, "random")
+    return InputSet(arrays, None, batch or DEFAULT_BATCH, "random", whole=whole)
 
 
 def _fmt(shape: Shape) -> str:

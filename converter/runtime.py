@@ -18,7 +18,7 @@ def session(source: ModelSource, threads: int | None = None,
             optimization: str = "all") -> ort.InferenceSession:
     """A CPU session for a model given as a path, serialized bytes or a ModelProto."""
     so = ort.SessionOptions()
-    so.log_severity_level = 3
+    so.log_severity_level = 4  # failures reach the user as one-line errors, not ORT's log
     so.graph_optimization_level = {
         "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
         "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
@@ -40,9 +40,9 @@ def session(source: ModelSource, threads: int | None = None,
         raise SepconvError(f"ONNX Runtime cannot load the model: {str(exc).splitlines()[0][:300]}") from None
 
 
-def run(sess: ort.InferenceSession, feed: dict) -> list:
+def run(sess: ort.InferenceSession, feed: dict, what: str = "the model") -> list:
     """Run a session; runtime failures (wrong shapes, bad values) become one-line errors."""
     try:
         return sess.run(None, feed)
     except Exception as exc:
-        raise SepconvError(f"ONNX Runtime failed to run the model: {str(exc).splitlines()[0][:300]}") from None
+        raise SepconvError(f"ONNX Runtime failed to run {what}: {str(exc).splitlines()[0][:300]}") from None

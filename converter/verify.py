@@ -70,7 +70,7 @@ def verify(original: ModelSource, converted: ModelSource, inputs: InputSet, thre
     class_output: int | None = None
     offset = 0
     for feed in inputs.batches():
-        out0, out1 = run(s0, feed), run(s1, feed)
+        out0, out1 = run(s0, feed, "the original model"), run(s1, feed, "the converted model")
         for st, a, b in zip(stats, out0, out1):
             st.add(a, b)
         if inputs.labels is not None:

@@ -19,7 +19,7 @@ from ..data import InputSet, load_npz, prepare_inputs
 from ..errors import SepconvError
 from ..layers import ConvLayer
 from ..methods import METHODS
-from ..modelio import check_model, load_model_sized, save_model
+from ..modelio import check_model, load_model_sized, save_model, write_bytes_atomic
 from ..report import build_report, count_params, layer_row, write_report
 from ..shapes import input_shapes
 from ..verify import verify
@@ -216,7 +216,13 @@ def convert_auto_file(source: str | Path, output: str | Path, options: ConvertOp
         final = build_model(model, layers, choice, new_nodes)
         stamp(final, options)
         check_model(final, "converted model")
-    bytes_after = save_model(final, output)
+    if not accepted and bytes_before == Path(source).stat().st_size:
+        raw = Path(source).read_bytes()  # the original, byte for byte
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(output, raw)
+        bytes_after = len(raw)
+    else:
+        bytes_after = save_model(final, output)
     params_after = count_params(final)
     timings["save_s"] = time.perf_counter() - t5
     t6 = time.perf_counter()
