@@ -46,8 +46,9 @@ def _add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime comparison")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: ONNX Runtime's)")
-    p.add_argument("--max-error", type=float, default=0.01,
-                   help="auto: largest relative L2 error of any model output on held-out data (default 0.01)")
+    p.add_argument("--max-error", type=float,
+                   help="auto: largest relative L2 error of any model output on held-out data (default 0.01, "
+                        "or none when --max-accuracy-drop is given)")
     p.add_argument("--max-accuracy-drop", type=float,
                    help="auto: largest accuracy drop in percentage points, where the data has labels")
     p.add_argument("--plot", metavar="FILE.png", help="auto: draw the explored latency/error trade-off")
@@ -97,11 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def options_from_args(args: argparse.Namespace) -> ConvertOptions:
+    from converter.convert import DEFAULT_MAX_ERROR
     from converter.shapes import parse_input_shapes
+    max_error = args.max_error
+    if max_error is None and args.max_accuracy_drop is None:
+        max_error = DEFAULT_MAX_ERROR
     return ConvertOptions(
         method=args.method, rank=args.rank, energy=args.energy, ratio=args.ratio, force=args.force,
         include=args.include, exclude=args.exclude, input_shapes=parse_input_shapes(args.input_shape),
-        verify=not args.no_verify, seed=args.seed, threads=args.threads, max_error=args.max_error,
+        verify=not args.no_verify, seed=args.seed, threads=args.threads, max_error=max_error,
         max_accuracy_drop=args.max_accuracy_drop, plot=args.plot,
     )
 

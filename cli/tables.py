@@ -56,8 +56,27 @@ def report_table(report: dict, console: Console) -> None:
     console.print(f"{tot['rewritten']} of {tot['convs']} Convs rewritten, {tot['skipped']} skipped")
     verification_table(report.get("verification"), console)
     if report.get("auto"):
-        auto = report["auto"]
-        console.print(f"auto: {auto.get('summary', '')}")
+        auto_summary(report["auto"], console)
+
+
+def auto_summary(auto: dict, console: Console) -> None:
+    budget = auto.get("budget", {})
+    parts = [f"output error <= {budget['max_error']:g}"] if budget.get("max_error") is not None else []
+    if budget.get("max_accuracy_drop") is not None:
+        parts.append(f"accuracy drop <= {budget['max_accuracy_drop']:g} points")
+    split = auto.get("split", {})
+    console.print(f"auto mode: budget {' and '.join(parts)}, checked on {split.get('held_out')} held-out samples "
+                  f"({'your data' if auto.get('inputs') == 'data' else 'random inputs: a weaker guarantee'}; "
+                  f"{split.get('fit')} samples used for fitting)")
+    lat = auto.get("latency") or {}
+    if auto.get("accepted"):
+        chosen = auto.get("chosen") or {}
+        console.print(f"auto mode: chose step {chosen.get('step')} of the explored trade-off: held-out error "
+                      f"{chosen.get('held_out_error', 0):.4g}; whole-model median latency "
+                      f"{lat.get('before_ms', 0):.3f} -> {lat.get('after_ms', 0):.3f} ms "
+                      f"({lat.get('speedup', 0):.2f}x, measured interleaved)")
+    else:
+        console.print(f"auto mode: the original model is returned unchanged: {auto.get('reason')}")
 
 
 def verification_table(ver: dict | None, console: Console) -> None:

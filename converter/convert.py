@@ -7,6 +7,7 @@ check, save atomically, verify in ONNX Runtime, and build the report.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import time
@@ -29,6 +30,8 @@ from .verify import verify
 
 #: The method name that lets sepconv choose method and rank per layer (``converter.auto``).
 AUTO = "auto"
+#: Auto mode's budget on the relative L2 error of every model output, when none is given.
+DEFAULT_MAX_ERROR = 0.01
 
 
 @dataclass
@@ -46,8 +49,9 @@ class ConvertOptions:
     verify: bool = True
     seed: int = 0
     threads: int | None = None
-    # auto mode (``method="auto"``): the error budget checked on held-out data
-    max_error: float = 0.01
+    # auto mode (``method="auto"``): the budget checked on held-out data. The output-error
+    # budget is off (None) only when an accuracy budget is given instead.
+    max_error: float | None = DEFAULT_MAX_ERROR
     max_accuracy_drop: float | None = None
     plot: str | None = None
 
@@ -55,8 +59,12 @@ class ConvertOptions:
         """Validate the options; return the rank policy they describe."""
         if self.method not in (*METHODS, AUTO):
             raise SepconvError(f"--method {self.method!r}: choose one of {', '.join((*METHODS, AUTO))}")
-        if not self.max_error > 0:
+        if self.max_error is None and self.max_accuracy_drop is None:
+            raise SepconvError("auto mode needs a budget: --max-error and/or --max-accuracy-drop")
+        if self.max_error is not None and not self.max_error > 0:
             raise SepconvError(f"--max-error {self.max_error}: must be above 0")
+        if self.plot is not None and importlib.util.find_spec("matplotlib") is None:
+            raise SepconvError("--plot needs matplotlib: pip install 'sepconv[plot]'")
         if self.max_accuracy_drop is not None and self.max_accuracy_drop < 0:
             raise SepconvError(f"--max-accuracy-drop {self.max_accuracy_drop}: must be 0 or more")
         for flag, pattern in (("--include", self.include), ("--exclude", self.exclude)):

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from converter.convert import DEFAULT_MAX_ERROR
+
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 Dim = Annotated[int, Field(ge=1, le=1_000_000)]
 Shapes = Annotated[dict[Annotated[str, Field(max_length=256)], Annotated[list[Dim], Field(min_length=1, max_length=8)]],
@@ -25,7 +27,7 @@ class ConversionRequest(_Request):
 
     method: Literal["depthwise", "spatial", "auto"] = "depthwise"
     rank: Annotated[int, Field(ge=1)] | Literal["full"] | None = Field(
-        None, description="terms kept per layer: a whole number or 'full' (default 1 unless energy/ratio given)")
+        None, description="terms kept per layer: a whole number or 'full' (default policy: ratio 0.5)")
     energy: float | None = Field(None, gt=0, le=1, description="smallest rank keeping this fraction of the energy")
     ratio: float | None = Field(None, gt=0, description="largest rank costing at most this x the multiplications")
     force: bool = False
@@ -36,12 +38,16 @@ class ConversionRequest(_Request):
     verify: bool = True
     seed: int = Field(0, ge=0, le=2**31 - 1)
     threads: int | None = Field(None, ge=1, le=256)
-    max_error: float = Field(0.01, gt=0)
+    max_error: float | None = Field(None, gt=0, description="auto: output-error budget (default 0.01, or none "
+                                    "when max_accuracy_drop is given)")
     max_accuracy_drop: float | None = Field(None, ge=0)
     dataset_id: Id | None = Field(None, description="an uploaded .npz used for verification / calibration")
 
     def options(self) -> dict:
-        return self.model_dump(exclude={"dataset_id"})
+        opts = self.model_dump(exclude={"dataset_id"})
+        if opts["max_error"] is None and opts["max_accuracy_drop"] is None:
+            opts["max_error"] = DEFAULT_MAX_ERROR
+        return opts
 
 
 class BenchmarkRequest(_Request):

@@ -149,9 +149,12 @@ class Evaluator:
                 "nonfinite": nonfinite, "accuracy_drop": drop}
 
 
-def meets(score: dict, max_error: float, max_drop: float | None, margin: float = 1.0) -> bool:
-    """Within the budget (scaled by ``margin``): every output's error, no non-finite values, accuracy."""
-    if score["nonfinite"] or not score["max_error"] <= max_error * margin:
+def meets(score: dict, max_error: float | None, max_drop: float | None, margin: float = 1.0) -> bool:
+    """Within the budget (scaled by ``margin``): every output's error (None: no error budget),
+    no non-finite values, accuracy."""
+    if score["nonfinite"]:
+        return False
+    if max_error is not None and not score["max_error"] <= max_error * margin:
         return False
     if max_drop is not None and score["accuracy_drop"] is not None:
         return score["accuracy_drop"] <= max_drop * margin + 1e-9

@@ -30,7 +30,7 @@ KINDS = ("spatial", "depthwise", "tucker2", "channel")
 MAX_MACS_SHARE = 0.8
 #: Ranks tried per kind and layer.
 RANKS_PER_KIND = 6
-_METHODS = {"spatial": SpatialMethod(), "depthwise": DepthwiseMethod(), "tucker2": Tucker2Method(),
+CANDIDATE_METHODS = {"spatial": SpatialMethod(), "depthwise": DepthwiseMethod(), "tucker2": Tucker2Method(),
             "channel": ChannelMethod()}
 
 
@@ -130,7 +130,7 @@ def build(layer: ConvLayer, x: np.ndarray, y: np.ndarray) -> list[Candidate]:
     out: list[Candidate] = []
     if kh > 1 and kw > 1:
         fact = spatial_svd(layer.weight)
-        m = _METHODS["spatial"]
+        m = CANDIDATE_METHODS["spatial"]
         for r in rank_grid(min(cin * kh, cout * kw), chans, lambda r, m=m: m.macs(layer, r), limit):
             root = np.sqrt(fact.s[0, :r])
             v = (fact.u[0][:, :r] * root).reshape(cin, kh, r)
@@ -138,20 +138,20 @@ def build(layer: ConvLayer, x: np.ndarray, y: np.ndarray) -> list[Candidate]:
             out.append(Candidate("spatial", r, {"v": v}, h.transpose(1, 0, 2).reshape(cout, -1), b,
                                  m.macs(layer, r), m.params(layer, r)))
     dfact = depthwise_svd(layer.weight)
-    m = _METHODS["depthwise"]
+    m = CANDIDATE_METHODS["depthwise"]
     for r in (1, 2):
         if r < dfact.full_rank and m.macs(layer, r) <= limit:
             last = (dfact.u[:, :, :r] * dfact.s[:, None, :r]).transpose(1, 0, 2).reshape(cout, -1)
             out.append(Candidate("depthwise", r, {"d": dfact.vt[:, :r, :]}, last, b,
                                  m.macs(layer, r), m.params(layer, r)))
     tfact = tucker2_svd(layer.weight)
-    m = _METHODS["tucker2"]
+    m = CANDIDATE_METHODS["tucker2"]
     for r in rank_grid(min(cin, cout), chans, lambda r, m=m: m.macs(layer, r), limit):
         pre, core, post = tucker2_factors(layer.weight, tfact, r)
         g = np.matmul(core.reshape(r, r, -1).transpose(2, 0, 1), pre).transpose(1, 2, 0).reshape(r, -1)
         out.append(Candidate("tucker2", r, {"g": g, "pre": pre, "core": core}, post, b,
                              m.macs(layer, r), m.params(layer, r)))
-    m = _METHODS["channel"]
+    m = CANDIDATE_METHODS["channel"]
     mean = y.mean(0)
     cov = np.cov(y, rowvar=False) if len(y) > 1 else np.eye(cout)
     evals, evecs = np.linalg.eigh(cov)
@@ -188,12 +188,12 @@ def emit(cand: Candidate, layer: ConvLayer, namer: Namer) -> Emitted:
         cin, kh, r = v.shape
         h = cand.last.reshape(cout, r, -1).transpose(1, 0, 2).reshape(r, -1)
         fact = Factorization(v.reshape(1, cin * kh, r), np.ones((1, r)), h[None])
-        return _METHODS["spatial"].emit(lay, fact, r, namer)
+        return CANDIDATE_METHODS["spatial"].emit(lay, fact, r, namer)
     if cand.kind == "depthwise":
         d = cand.parts["d"]
         cin, m, _ = d.shape
         u = cand.last.reshape(cout, cin, m).transpose(1, 0, 2)
-        return _METHODS["depthwise"].emit(lay, Factorization(u, np.ones((cin, m)), d), m, namer)
+        return CANDIDATE_METHODS["depthwise"].emit(lay, Factorization(u, np.ones((cin, m)), d), m, namer)
     pre = cand.parts.get("pre")
     core_bias = cand.parts.get("g_bias")
     return emit_chain(lay, namer, pre, cand.parts["core"], core_bias, cand.last, bias, cand.kind)

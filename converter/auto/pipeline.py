@@ -18,13 +18,13 @@ from ..convert import ConvertOptions, Decision, analyse, stamp
 from ..data import InputSet, load_npz, prepare_inputs
 from ..errors import SepconvError
 from ..layers import ConvLayer
-from ..methods import METHODS
 from ..modelio import check_model, load_model_sized, save_model, write_bytes_atomic
 from ..report import build_report, count_params, layer_row, write_report
 from ..shapes import input_shapes
 from ..verify import verify
 from . import activations, candidates
 from .allocate import Evaluator, LayerPlan, build_model, choice_at, greedy_path, largest_passing, meets
+from .candidates import CANDIDATE_METHODS
 from .latency import LatencyCache, measure_layer, resolved_threads, time_interleaved
 from .refit import refit
 
@@ -127,6 +127,9 @@ def convert_auto_file(source: str | Path, output: str | Path, options: ConvertOp
             err = probe.score(build_model(model, layers, {plan.index: c}))["max_error"]
             plan.sensitivity = float(np.clip(err / max(c.error, 1e-9), 1e-3, 1e3))
     path = greedy_path(plans)
+    # one-layer models time each layer alone, with overheads the whole model shares: where their
+    # sum exceeds the whole model's time, predict against that sum (a ratio, never below 0)
+    denom = max(whole_before, sum(p.orig_ms or 0.0 for p in plans))
     curve = []
     saved = est = 0.0
     for k, step in enumerate(path, start=1):
@@ -134,7 +137,7 @@ def convert_auto_file(source: str | Path, output: str | Path, options: ConvertOp
         est += step.err_sq
         curve.append({"step": k, "layer": step.plan.layer.name, "candidate": step.cand.variant,
                       "layers_rewritten": len(choice_at(path, k)),
-                      "predicted_latency_ratio": max(0.0, (whole_before - saved) / whole_before),
+                      "predicted_latency_ratio": max(0.0, (denom - saved) / denom),
                       "estimated_error": float(np.sqrt(max(est, 0.0))), "fit_error": None})
     refit_cache: dict[int, tuple[dict, onnx.ModelProto]] = {}
 
@@ -182,9 +185,10 @@ def convert_auto_file(source: str | Path, output: str | Path, options: ConvertOp
     elif not path:
         reason = "no candidate saves measurable time in any layer: the original is faster as it is"
     elif k == 0:
-        reason = (f"no rewrite meets the budget (max error {options.max_error:g}"
-                  + (f", max accuracy drop {options.max_accuracy_drop:g} points" if options.max_accuracy_drop
-                     is not None else "") + ") on the held-out data")
+        parts = ([f"max error {options.max_error:g}"] if options.max_error is not None else []) + (
+            [f"max accuracy drop {options.max_accuracy_drop:g} points"] if options.max_accuracy_drop is not None
+            else [])
+        reason = f"no rewrite meets the budget ({', '.join(parts)}) on the held-out data"
     else:
         choice, final = converted(k)
         before, after = time_interleaved([orig_bytes, final.SerializeToString()], time_feed, threads,
@@ -312,7 +316,7 @@ def _rows(layers: list[ConvLayer], reasons: dict[int, str], plans: list[LayerPla
         c = choice.get(i)
         plan = by_index.get(i)
         if c is not None:
-            dec = Decision(layer, METHODS[c.kind], c.rank, None, None, c.macs, c.params)
+            dec = Decision(layer, CANDIDATE_METHODS[c.kind], c.rank, None, None, c.macs, c.params)
             row = layer_row(dec, new_nodes.get(i, []))
             assert layer.weight is not None
             row["weight_rel_error"] = candidates.weight_rel_error(c, layer.weight.astype(np.float64))

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import SepconvError
 
 
-def plot_curve(curve: list[dict], chosen: dict | None, budget: float, path: str | Path) -> str:
+def plot_curve(curve: list[dict], chosen: dict | None, budget: float | None, path: str | Path) -> str:
     """Latency ratio against output error: the greedy path, evaluated points, the chosen one."""
     try:
         import matplotlib
@@ -26,8 +26,9 @@ def plot_curve(curve: list[dict], chosen: dict | None, budget: float, path: str 
     if chosen and chosen.get("held_out_error") is not None and chosen.get("measured_latency_ratio") is not None:
         ax.plot([chosen["held_out_error"]], [chosen["measured_latency_ratio"]], "*", ms=14,
                 label="chosen (held-out error, measured latency)")
-    ax.axvline(budget, color="red", ls="--", lw=1, label=f"budget {budget:g}")
-    ax.set_xscale("symlog", linthresh=max(budget / 10, 1e-6))
+    if budget is not None:
+        ax.axvline(budget, color="red", ls="--", lw=1, label=f"budget {budget:g}")
+    ax.set_xscale("symlog", linthresh=max((budget or 0.01) / 10, 1e-6))
     ax.set_xlabel("relative L2 error of the model outputs")
     ax.set_ylabel("latency ratio (converted / original)")
     ax.grid(alpha=0.3)
