@@ -14,6 +14,7 @@ import sys
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -21,6 +22,13 @@ from converter import ConvertOptions, SepconvError, __version__, convert_file
 from converter.methods import METHODS
 
 from . import tables
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit status 2), like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"sepconv: error: {message} (see '{self.prog} --help')\n")
 
 
 def _add_shape_args(p: argparse.ArgumentParser) -> None:
@@ -55,7 +63,7 @@ def _add_convert_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sepconv", description="Factorize the Conv layers of ONNX CNNs, "
+    parser = OneLineParser(prog="sepconv", description="Factorize the Conv layers of ONNX CNNs, "
                                      "count what it saves and verify it in ONNX Runtime.")
     parser.add_argument("--version", action="version", version=f"sepconv {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -132,6 +140,8 @@ def cmd_convert(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(report, indent=2))
     else:
         tables.report_table(report, console)
+        if report["totals"]["rewritten"] == 0 and not report.get("auto"):
+            console.print("note: no Conv was rewritten; the reasons are in the table above")
         console.print(f"wrote {args.output}" + (f" and {args.report}" if args.report else ""))
     return 0
 
@@ -231,8 +241,8 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     from converter.data import load_npz, prepare_inputs
     from converter.modelio import load_model
     from converter.shapes import parse_input_shapes
-    if args.runs < 1 or args.warmup < 0:
-        raise SepconvError("--runs must be at least 1 and --warmup at least 0")
+    if args.runs < 1 or args.warmup < 0 or (args.threads is not None and args.threads < 1):
+        raise SepconvError("--runs and --threads must be at least 1, --warmup at least 0")
     models = [m for m in (args.model, args.model2) if m]
     first = load_model(models[0])
     data = load_npz(args.data) if args.data else None

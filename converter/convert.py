@@ -63,6 +63,11 @@ class ConvertOptions:
             raise SepconvError("auto mode needs a budget: --max-error and/or --max-accuracy-drop")
         if self.max_error is not None and not self.max_error > 0:
             raise SepconvError(f"--max-error {self.max_error}: must be above 0")
+        if self.threads is not None and self.threads < 1:
+            raise SepconvError(f"--threads {self.threads}: must be at least 1")
+        if self.method != AUTO and (self.max_accuracy_drop is not None or self.plot is not None
+                                    or self.max_error not in (None, DEFAULT_MAX_ERROR)):
+            raise SepconvError("--max-error, --max-accuracy-drop and --plot apply to --method auto only")
         if self.plot is not None and importlib.util.find_spec("matplotlib") is None:
             raise SepconvError("--plot needs matplotlib: pip install 'sepconv[plot]'")
         if self.max_accuracy_drop is not None and self.max_accuracy_drop < 0:
@@ -177,6 +182,9 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
                  data: str | Path | None = None, report_path: str | Path | None = None) -> dict:
     """Load, convert, check, save (atomically), verify and report. Returns the report."""
     options.policy()  # fail on bad options before reading anything
+    for path, flag in ((output, "-o"), (report_path, "--report")):
+        if path is not None and Path(path).is_dir():
+            raise SepconvError(f"{flag} {path}: is a folder; give a file name")
     if options.method == AUTO:
         from .auto import convert_auto_file
         return convert_auto_file(source, output, options, data, report_path)

@@ -67,7 +67,11 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     if not p.is_file():
         raise SepconvError(f"{p}: no such file", kind="not_found")
     try:
-        with np.load(p, allow_pickle=False) as npz:
+        loaded = np.load(p, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise SepconvError(f"{p}: a single array (.npy), not an .npz of arrays keyed by input name "
+                               "(write one with numpy.savez(path, input=array, labels=...))")
+        with loaded as npz:
             return {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise SepconvError(f"{p}: not a readable .npz file ({str(exc).splitlines()[0][:200]})") from None
@@ -126,6 +130,10 @@ def _check_array(name: str, a: np.ndarray, shape: Shape | None, dtype: np.dtype)
             if want is not None and got != want:
                 raise SepconvError(f"input {name}: dim {i} is {got} in the data but {want} in the model "
                                    f"(data {a.shape}, model {_fmt(shape)})")
+    if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+        bad = int(np.count_nonzero(~np.isfinite(a)))
+        raise SepconvError(f"input {name}: the data holds {bad} NaN or infinite values; a comparison on them "
+                           "would mean nothing")
     if a.dtype == dtype:
         return a
     same_kind = (np.issubdtype(a.dtype, np.floating) and np.issubdtype(dtype, np.floating)) or (
