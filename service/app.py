@@ -40,7 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await cleaner
             await asyncio.to_thread(svc.close)
 
-    app = FastAPI(title="sepconv", version=__version__, lifespan=lifespan,
+    # redirect_slashes=False: "/v1/jobs/" is not "/v1/jobs"; a 307 to another URL (which clients
+    # follow with or without the method and body) would hide the mistake: answer a JSON 404/405
+    app = FastAPI(title="sepconv", version=__version__, lifespan=lifespan, redirect_slashes=False,
                   description="Upload ONNX CNNs, factorize their Conv layers, benchmark and download them. "
                               "Errors are JSON: {error, message, status}.")
     errors.install(app)

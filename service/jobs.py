@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import signal
 import threading
 import time
@@ -70,7 +71,7 @@ class _Slot:
 
     def __init__(self, ctx: Any, name: str) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child,), name=name, daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid()), name=name, daemon=True)
         self.proc.start()
         child.close()
         self.job: _Job | None = None
@@ -294,8 +295,35 @@ def _signal_name(code: int | None) -> str:
     return ""
 
 
-def _worker_main(conn: Connection) -> None:
+#: how often a worker checks that the server that started it is still alive
+PARENT_CHECK_S = 0.5
+
+
+def _exit_with_parent(parent_pid: int, interval: float = PARENT_CHECK_S) -> None:
+    """Die as soon as the server process is gone (even SIGKILLed: nothing gets to stop us then).
+
+    When the parent dies the worker is re-parented (to PID 1 or a subreaper), so ``os.getppid()``
+    changes. A daemon thread polls it; ``os._exit`` ends the process whatever the main thread is
+    busy with (ONNX Runtime and numpy release the GIL while they compute). Once the workers are
+    gone, multiprocessing's resource tracker sees its pipe close and exits too.
+
+    Not ``prctl(PR_SET_PDEATHSIG)``: Linux sends that signal when the *thread* that spawned the
+    worker exits, and replacement workers are spawned from the supervisor or a request thread.
+    """
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(interval)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _worker_main(conn: Connection, parent_pid: int | None = None) -> None:
     """A worker: run one task at a time; every failure becomes a message, never a traceback."""
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)  # first: the imports below take seconds
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
     from . import tasks  # imports onnx, onnxruntime and the converter once, before the first job
 

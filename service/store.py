@@ -190,13 +190,15 @@ class Store:
 
     # -- retention ---------------------------------------------------------------------------------
     def expired(self, cutoff: float) -> tuple[list[str], list[dict], list[dict]]:
-        """Finished jobs, models and datasets created before ``cutoff`` and not used by an active job."""
+        """Jobs finished before ``cutoff``, models and datasets created before it and not used by an
+        active job. (A job counts from when it finished: one that ran long is not gone as it ends.)"""
         with self._lock:
             active_refs: set[str] = set()
             for r in self._db.execute("SELECT refs FROM jobs WHERE state IN ('queued','running')"):
                 active_refs.update(json.loads(r["refs"]))
             jobs = [r["id"] for r in self._db.execute(
-                "SELECT id FROM jobs WHERE state NOT IN ('queued','running') AND created < ?", (cutoff,))]
+                "SELECT id FROM jobs WHERE state NOT IN ('queued','running') AND COALESCE(finished, created) < ?",
+                (cutoff,))]
             models = [dict(r) for r in self._db.execute("SELECT id, sha256 FROM models WHERE created < ?", (cutoff,))
                       if r["id"] not in active_refs]
             datasets = [dict(r) for r in self._db.execute("SELECT id, sha256 FROM datasets WHERE created < ?",

@@ -24,6 +24,7 @@ from converter.bench import benchmark as run_benchmark
 from converter.data import load_npz, prepare_inputs
 from converter.inspect import inspect_model
 from converter.modelio import check_model
+from converter.shapes import input_shapes
 
 UserError = SepconvError
 Progress = Callable[[str, float | None], None]
@@ -47,7 +48,13 @@ def validate_model(payload: dict, progress: Progress) -> dict:
         if len(model.graph.node) == 0:
             raise SepconvError(f"{name}: not an ONNX model (the graph has no nodes)", "unsupported")
         check_model(model, name)
-        return analyse(model, {})
+        analysis = analyse(model, {})
+    if analysis.get("convs", 0) == 0:
+        ops = sorted({n.op_type for n in model.graph.node})
+        shown = ", ".join(ops[:8]) + (", ..." if len(ops) > 8 else "")
+        raise SepconvError(f"{name}: the model has no Conv node, so there is nothing to factorize "
+                           f"(its operators: {shown}); upload a CNN with Conv layers", "no_conv")
+    return analysis
 
 
 def _parse(path: Path, name: str) -> onnx.ModelProto:
@@ -150,17 +157,14 @@ def benchmark(payload: dict, progress: Progress) -> dict:
     """Latency of one or two models on the same inputs; speedup and output difference for two."""
     paths = payload["models"]
     progress("preparing inputs", 0.05)
+    overrides = dict(payload["input_shapes"])
+    if len(paths) == 2:
+        overrides = _shared_shapes(paths, overrides)
     with _renamed(Path(payload["data"]) if payload.get("data") else None, payload.get("data_name")):
         model = onnx.load(paths[0], load_external_data=False)
         data = load_npz(payload["data"]) if payload.get("data") else None
-        inputs = prepare_inputs(model, payload["input_shapes"], data, payload.get("seed", 0))
+        inputs = prepare_inputs(model, overrides, data, payload.get("seed", 0))
     del model, data
-    if len(paths) == 2:
-        a = [i.name for i in _graph_inputs(paths[0])]
-        b = [i.name for i in _graph_inputs(paths[1])]
-        if sorted(a) != sorted(b):
-            raise SepconvError(f"the two models take different inputs ({', '.join(a)} vs {', '.join(b)}); "
-                               "a benchmark compares two versions of one model")
     progress("timing", 0.1)
     t0 = time.perf_counter()
     result = run_benchmark(paths, inputs, runs=payload["runs"], warmup=payload["warmup"],
@@ -170,10 +174,27 @@ def benchmark(payload: dict, progress: Progress) -> dict:
     return result
 
 
-def _graph_inputs(path: str) -> list:
-    model = onnx.load(path, load_external_data=False)
-    inits = {t.name for t in model.graph.initializer}
-    return [i for i in model.graph.input if i.name not in inits]
+def _shared_shapes(paths: list[str], overrides: dict) -> dict:
+    """Inputs for two models: where one model fixes a dim the other leaves symbolic, the inputs
+    take the fixed size, so they fit both. (The API checked that the models are compatible.)"""
+    shapes = []
+    for p in paths:
+        model = onnx.load(p, load_external_data=False)
+        shapes.append(input_shapes(model, overrides))
+        del model
+    a, b = shapes
+    if sorted(a) != sorted(b):
+        raise SepconvError(f"the two models take different inputs ({', '.join(a)} vs {', '.join(b)}); "
+                           "a benchmark compares two versions of one model")
+    merged = dict(overrides)
+    for name, sa in a.items():
+        sb = b[name]
+        if name in overrides or sa is None or sb is None or len(sa) != len(sb) or None not in sa:
+            continue
+        both = tuple(x if x is not None else y for x, y in zip(sa, sb))
+        if None not in both:
+            merged[name] = list(both)
+    return merged
 
 
 # -- for the runner's own tests -----------------------------------------------------------------

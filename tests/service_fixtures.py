@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import onnx
+import psutil
 from onnx import TensorProto, helper, numpy_helper
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,6 +27,18 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """The processes still running (a zombie nobody reaped yet counts as gone)."""
+    left = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                left.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return left
 
 
 class Server:
@@ -91,16 +104,21 @@ def wait_job(client: httpx.Client, job_id: str, timeout: float = 60) -> dict:
     raise AssertionError(f"job {job_id} did not finish in {timeout} s: {job}")
 
 
-def conv_model(cin: int = 8, cout: int = 16, hw: int = 16, seed: int = 0, name: str = "tiny") -> bytes:
-    """Conv 3x3 cin->cout, Relu, on 1 x cin x hw x hw: small, fast, eligible for both methods."""
+def conv_model(cin: int = 8, cout: int = 16, hw: int = 16, seed: int = 0, name: str = "tiny",
+               input_name: str = "input", dtype: type = np.float32, shape: list | None = None) -> bytes:
+    """Conv 3x3 cin->cout, Relu, on 1 x cin x hw x hw (or ``shape``, where a string is a symbolic
+    dim): small, fast, eligible for both methods."""
     rng = np.random.default_rng(seed)
-    w = numpy_helper.from_array(rng.standard_normal((cout, cin, 3, 3)).astype(np.float32), "w")
-    b = numpy_helper.from_array(rng.standard_normal(cout).astype(np.float32), "b")
-    nodes = [helper.make_node("Conv", ["input", "w", "b"], ["c"], name="conv1", pads=[1, 1, 1, 1]),
+    w = numpy_helper.from_array(rng.standard_normal((cout, cin, 3, 3)).astype(dtype), "w")
+    b = numpy_helper.from_array(rng.standard_normal(cout).astype(dtype), "b")
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    shape = shape or [1, cin, hw, hw]
+    out_shape = [shape[0], cout, *shape[2:]]
+    nodes = [helper.make_node("Conv", [input_name, "w", "b"], ["c"], name="conv1", pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c"], ["output"], name="relu1")]
     graph = helper.make_graph(nodes, name,
-                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, cin, hw, hw])],
-                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, cout, hw, hw])],
+                              [helper.make_tensor_value_info(input_name, elem, shape)],
+                              [helper.make_tensor_value_info("output", elem, out_shape)],
                               [w, b])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     onnx.checker.check_model(model)

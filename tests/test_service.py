@@ -121,10 +121,12 @@ def test_spatial_and_failed_job_keeps_store_consistent(client):
     ok = wait_job(client, client.post(f"/v1/models/{m['id']}/conversions",
                                       json={"method": "spatial", "energy": 0.9}).json()["id"])
     assert ok["state"] == "succeeded", ok
-    # exclude every layer: nothing to rewrite is still a report; include nothing + verify with bad shapes fails
+    # input_shapes that fit the model's symbolic dims but not its weights: the job fails, the store stays as it was
+    sym = upload(client, "/v1/models", conv_model(seed=2, shape=["N", "C", 16, 16]), "t2sym.onnx").json()
     before = {x["id"] for x in client.get("/v1/models").json()["items"]}
-    bad = wait_job(client, client.post(f"/v1/models/{m['id']}/conversions",
-                                       json={"input_shapes": {"input": [1, 3, 16, 16]}}).json()["id"])
+    r = client.post(f"/v1/models/{sym['id']}/conversions", json={"input_shapes": {"input": [1, 3, 16, 16]}})
+    assert r.status_code == 202, r.text
+    bad = wait_job(client, r.json()["id"])
     assert bad["state"] == "failed" and bad["error"]["message"], bad
     assert "Traceback" not in bad["error"]["message"]
     assert {x["id"] for x in client.get("/v1/models").json()["items"]} == before
@@ -188,9 +190,77 @@ def test_wrong_options(client):
 
 def test_no_conv_model(client):
     r = upload(client, "/v1/models", no_conv_model(), "noconv.onnx")
-    assert r.status_code == 201 and r.json()["analysis"]["convs"] == 0
-    c = client.post(f"/v1/models/{r.json()['id']}/conversions", json={})
-    assert c.status_code == 422 and c.json()["error"] == "no_conv"
+    assert r.status_code == 422 and r.json()["error"] == "no_conv", r.text
+    assert r.json()["status"] == 422 and "no Conv" in r.json()["message"] and "noconv.onnx" in r.json()["message"]
+    assert "/tmp" not in r.json()["message"]
+    assert all(x["name"] != "noconv.onnx" for x in client.get("/v1/models").json()["items"])
+
+
+def test_input_shapes_must_fit_the_model(client):
+    """input_shapes that contradict the model's fixed dims or rank: 422 at the request, naming the input and dim."""
+    mid = upload(client, "/v1/models", conv_model(cin=1, cout=2, hw=32, seed=41), "fixed.onnx").json()["id"]
+    for shapes, words in (({"input": [1, 1, 16, 16]}, ["'input'", "dim 2", "32", "16"]),
+                          ({"input": [1, 1, 32]}, ["'input'", "rank 3", "rank 4"]),
+                          ({"input": [2, 1, 32, 32]}, ["'input'", "dim 0", "fixed to 1"])):
+        for url, body in ((f"/v1/models/{mid}/conversions", {"input_shapes": shapes}),
+                          ("/v1/benchmarks", {"model_ids": [mid], "input_shapes": shapes, "runs": 1})):
+            r = client.post(url, json=body)
+            assert r.status_code == 422 and r.json()["error"] == "invalid", (url, shapes, r.text)
+            msg = r.json()["message"]
+            assert all(w in msg for w in words) and "--input-shape" not in msg, (words, msg)
+    ok = client.post(f"/v1/models/{mid}/conversions", json={"input_shapes": {"input": [1, 1, 32, 32]}})
+    assert ok.status_code == 202, ok.text
+    assert wait_job(client, ok.json()["id"])["state"] == "succeeded"
+
+
+def test_two_model_benchmark_inputs_must_fit(client):
+    """Two models whose inputs differ (names, dtype, fixed dims), or a dataset that fits only
+    one of them: 422 at the request, not a job failing in ONNX Runtime."""
+    def mid(data: bytes, name: str) -> str:
+        r = upload(client, "/v1/models", data, name)
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    a = mid(conv_model(seed=51), "a.onnx")  # input: float32 1x8x16x16
+    others = [(conv_model(seed=52, hw=32), ["dim 2", "16", "32"]),
+              (conv_model(seed=53, input_name="image"), ["different inputs", "image"]),
+              (conv_model(seed=54, dtype=np.float64), ["float32", "float64"])]
+    for data, words in others:
+        b = mid(data, "b.onnx")
+        for pair in ([a, b], [b, a]):
+            r = client.post("/v1/benchmarks", json={"model_ids": pair, "runs": 1})
+            assert r.status_code == 422 and r.json()["error"] == "invalid", r.text
+            assert all(w in r.json()["message"] for w in words), (words, r.text)
+    # a symbolic batch fits a fixed one: accepted, and the inputs take the fixed size
+    sym = mid(conv_model(seed=51, shape=["N", 8, 16, 16]), "sym.onnx")
+    r = client.post("/v1/benchmarks", json={"model_ids": [sym, a], "runs": 2, "warmup": 0})
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"])
+    assert job["state"] == "succeeded", job
+    # input_shapes are checked against both models
+    r = client.post("/v1/benchmarks", json={"model_ids": [sym, a], "input_shapes": {"input": [4, 8, 16, 16]}})
+    assert r.status_code == 422 and a in r.json()["message"] and "dim 0" in r.json()["message"], r.text
+    # the dataset must fit both: 3 samples fit the symbolic batch, not a batch fixed to 2
+    two = mid(conv_model(seed=51, shape=[2, 8, 16, 16]), "two.onnx")
+    ds = upload(client, "/v1/datasets", npz_bytes(input=np.zeros((3, 8, 16, 16), np.float32)), "three.npz")
+    assert ds.status_code == 201, ds.text
+    for pair in ([sym, two], [two, sym]):
+        r = client.post("/v1/benchmarks", json={"model_ids": pair, "dataset_id": ds.json()["id"], "runs": 1})
+        assert r.status_code == 422 and two in r.json()["message"] and "3 samples" in r.json()["message"], r.text
+        assert "/blobs/" not in r.json()["message"]
+
+
+def test_no_slash_redirects_and_json_405(client):
+    for method, path, status in (("DELETE", "/v1/jobs/", 404), ("GET", "/v1/models/", 404),
+                                 ("POST", "/v1/benchmarks/", 404), ("PUT", "/v1/models", 405),
+                                 ("DELETE", "/v1/jobs", 405), ("PATCH", "/v1/jobs/job_x", 405)):
+        r = client.request(method, path)
+        assert r.status_code == status, (method, path, r.status_code, r.headers)
+        assert r.headers["content-type"].startswith("application/json"), r.headers
+        want = "not_found" if status == 404 else "method_not_allowed"
+        assert r.json()["error"] == want and r.json()["status"] == status and r.json()["message"], r.text
+        if status == 405:
+            assert r.headers.get("allow"), r.headers
 
 
 def test_npz_that_does_not_fit(client):

@@ -1,10 +1,14 @@
-"""The job runner on its own: a crashing or overlong job fails alone, the others go on."""
+"""The job runner on its own: a crashing or overlong job fails alone, the others go on; and
+its workers never outlive the server."""
 
 from __future__ import annotations
 
+import signal
 import time
 
+import psutil
 import pytest
+from service_fixtures import Server, alive, conv_model, upload
 
 from service.jobs import ProcessRunner, TaskError
 
@@ -57,3 +61,31 @@ def test_cancel_queued_and_running(runner):
 def test_user_errors_come_back_as_messages(runner):
     err = _outcome(runner.submit("j-bad", "no_such_task", {}))
     assert isinstance(err, TaskError) and err.kind == "invalid" and "unknown task" in err.message
+
+
+def test_workers_die_with_the_server(tmp_path):
+    """SIGKILL the server with a long job running: its worker processes (and multiprocessing's
+    resource tracker) exit within seconds instead of running on, re-parented to PID 1."""
+    srv = Server(tmp_path / "data", workers=1).start()
+    children: list[psutil.Process] = []
+    try:
+        with srv.client() as c:
+            mid = upload(c, "/v1/models", conv_model(cin=32, cout=64, hw=64, seed=31), "long.onnx").json()["id"]
+            job = c.post("/v1/benchmarks", json={"model_ids": [mid], "runs": 10000}).json()["id"]
+            deadline = time.monotonic() + 30
+            while c.get(f"/v1/jobs/{job}").json()["state"] != "running" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert c.get(f"/v1/jobs/{job}").json()["state"] == "running"
+        assert srv.proc is not None
+        children = psutil.Process(srv.proc.pid).children(recursive=True)
+        assert len(children) >= 2, children  # the worker and the upload validator, at least
+        srv.stop(signal.SIGKILL)
+        deadline = time.monotonic() + 8  # the job alone would run for a minute or more
+        while alive(children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = alive(children)
+        assert not left, [(p.pid, p.name(), p.cmdline()[-2:]) for p in left]
+    finally:
+        srv.stop()
+        for p in alive(children):  # never leave a busy orphan behind, even when the test fails
+            p.kill()

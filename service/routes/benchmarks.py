@@ -9,7 +9,7 @@ from ..errors import ApiError, not_found
 from ..manager import Services
 from ..schemas import ERRORS, BenchmarkRequest, JobOut
 from . import services
-from .models import check_dataset, check_input_names
+from .models import check_dataset, check_input_names, check_input_shapes, check_same_inputs
 
 router = APIRouter(prefix="/v1/benchmarks", tags=["benchmarks"], responses=ERRORS)
 
@@ -27,9 +27,19 @@ async def start_benchmark(body: BenchmarkRequest, svc: Services = Depends(servic
             raise not_found("model", mid)
         models.append(row)
     check_input_names(models[0]["analysis"], body.input_shapes)
+    if len(models) == 2:
+        check_same_inputs(models[0], models[1])
+    for row in models:
+        check_input_shapes(row, body.input_shapes)
     refs = list(body.model_ids)
     if body.dataset_id:
-        await check_dataset(svc, models[0], body.dataset_id, body.input_shapes)
+        for row in models:  # the same data feeds both models: it must fit each of them
+            try:
+                await check_dataset(svc, row, body.dataset_id, body.input_shapes)
+            except ApiError as exc:
+                if len(models) == 2 and exc.status == 422:
+                    exc.message = f"model {row['id']}: {exc.message}"
+                raise
         refs.append(body.dataset_id)
     params = body.model_dump()
     job = svc.queue_job("benchmark", params, refs)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import onnx
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
 from converter import ConvertOptions, SepconvError
+from converter.shapes import input_shapes
 
 from ..errors import ApiError, not_found
 from ..manager import Services
@@ -87,6 +90,7 @@ async def convert_model(model_id: str, body: ConversionRequest, svc: Services = 
     if analysis.get("convs", 0) == 0:
         raise ApiError(422, "no_conv", f"model {model_id} has no Conv node to convert")
     check_input_names(analysis, body.input_shapes)
+    check_input_shapes(model, body.input_shapes)
     refs = [model_id]
     if body.dataset_id:
         await check_dataset(svc, model, body.dataset_id, body.input_shapes)
@@ -108,6 +112,63 @@ def check_input_names(analysis: dict, shapes: dict[str, list[int]]) -> None:
     if unknown:
         raise ApiError(422, "invalid", f"input_shapes names {', '.join(map(repr, unknown))}, which the model "
                                        f"does not take (inputs: {', '.join(names) or 'none'})")
+
+
+def _inputs_only(analysis: dict) -> onnx.ModelProto:
+    """A model with the stored model's inputs and nothing else: what ``input_shapes`` reads."""
+    inputs = []
+    for i in analysis.get("inputs", []):
+        try:
+            elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(i.get("dtype") or "float32"))
+        except (TypeError, KeyError, ValueError):
+            elem = onnx.TensorProto.FLOAT
+        inputs.append(onnx.helper.make_tensor_value_info(i["name"], elem, i.get("shape")))
+    return onnx.helper.make_model(onnx.helper.make_graph([], "inputs", inputs, []))
+
+
+def check_input_shapes(model: dict, shapes: dict[str, list[int]]) -> None:
+    """input_shapes must agree with the model's fixed dims and ranks: 422 now, not a failed job later.
+    The converter's own check (converter.shapes.input_shapes), on the inputs stored at upload."""
+    if not shapes:
+        return
+    try:
+        input_shapes(_inputs_only(model["analysis"]), shapes)
+    except SepconvError as exc:
+        msg = str(exc).replace("--input-shape names", "input_shapes names")  # the CLI's words, the API's fields
+        for name in shapes:
+            msg = msg.replace(f"--input-shape {name}: ", f"input_shapes[{name!r}]: ")
+        raise ApiError(422, "invalid", f"model {model['id']}: {msg}") from None
+
+
+def _fmt(shape: list | None) -> str:
+    return "unknown" if shape is None else "x".join("?" if d is None else str(d) for d in shape)
+
+
+def check_same_inputs(a: dict, b: dict) -> None:
+    """Two models benchmarked on the same inputs must take the same inputs: same names, and no
+    dtype, rank or fixed dim that differs (a symbolic dim fits any size)."""
+    ia = {i["name"]: i for i in a["analysis"].get("inputs", [])}
+    ib = {i["name"]: i for i in b["analysis"].get("inputs", [])}
+    if set(ia) != set(ib):
+        raise ApiError(422, "invalid", f"the two models take different inputs ({', '.join(ia) or 'none'} in "
+                                       f"{a['id']}, {', '.join(ib) or 'none'} in {b['id']}); a benchmark "
+                                       "compares two versions of one model")
+    for name, x in ia.items():
+        y = ib[name]
+        if x.get("dtype") and y.get("dtype") and x["dtype"] != y["dtype"]:
+            raise ApiError(422, "invalid", f"input {name!r} is {x['dtype']} in model {a['id']} but {y['dtype']} "
+                                           f"in model {b['id']}; the two models cannot share inputs")
+        sx, sy = x.get("shape"), y.get("shape")
+        if sx is None or sy is None:
+            continue
+        where = f"({_fmt(sx)} in model {a['id']}, {_fmt(sy)} in model {b['id']})"
+        if len(sx) != len(sy):
+            raise ApiError(422, "invalid", f"input {name!r} has rank {len(sx)} in one model and {len(sy)} in "
+                                           f"the other {where}; the two models cannot share inputs")
+        for d, (p, q) in enumerate(zip(sx, sy)):
+            if p is not None and q is not None and p != q:
+                raise ApiError(422, "invalid", f"input {name!r}: dim {d} is fixed to {p} in one model and to {q} "
+                                               f"in the other {where}; the two models cannot share inputs")
 
 
 async def check_dataset(svc: Services, model: dict, dataset_id: str, shapes: dict[str, list[int]]) -> None:
