@@ -144,3 +144,11 @@ def test_least_squares_refit_lowers_the_error(lowrank):
     ev = allocate.Evaluator(model, fit, 1)
     refit_choice = {0: choice[0], 1: choice[1].with_last(last, bias)}
     assert ev.score(allocate.build_model(model, layers, refit_choice))["max_error"] < ev.score(plain)["max_error"]
+
+
+def test_plot_draws_the_trade_off(lowrank, tmp_path):
+    """--plot writes a PNG of the explored curve and the report says where."""
+    png = tmp_path / "curve.png"
+    r = convert_file(lowrank / "m.onnx", tmp_path / "o.onnx", _options(plot=str(png)), data=lowrank / "d.npz")
+    assert r["auto"]["plot"] == str(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
