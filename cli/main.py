@@ -19,6 +19,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from converter import ConvertOptions, SepconvError, __version__, convert_file
+from converter.errors import first_line
 from converter.methods import METHODS
 
 from . import tables
@@ -133,8 +134,6 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_convert(args: argparse.Namespace, console: Console) -> int:
     options = options_from_args(args)
-    if Path(args.output).resolve() == Path(args.model).resolve():
-        raise SepconvError("the output path is the input model: choose another -o")
     report = convert_file(args.model, args.output, options, data=args.data, report_path=args.report)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -190,7 +189,7 @@ def _convert_one(src: str, out: str, report: str, options: ConvertOptions, data:
     except SepconvError as exc:
         return {**row, "status": "failed", "error": str(exc)}
     except Exception as exc:  # a bad model must not stop the batch
-        return {**row, "status": "failed", "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
+        return {**row, "status": "failed", "error": f"{type(exc).__name__}: {first_line(exc)}"}
     ver = rep.get("verification") or {}
     errors = [o["rel_l2_error"] for o in ver.get("outputs", []) if o["rel_l2_error"] is not None]
     return {**row, "status": "converted", "output": out, "report": report,
@@ -285,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # never a traceback for the user; SEPCONV_DEBUG shows it
         if os.environ.get("SEPCONV_DEBUG"):
             traceback.print_exc()
-        first = (str(exc).splitlines() or [""])[0][:300]
+        first = first_line(exc)
         print(f"sepconv: error: unexpected {type(exc).__name__}: {first} (set SEPCONV_DEBUG=1 for details)",
               file=sys.stderr)
         return 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from converter.shapes import format_shape
+
 
 def _num(v: object) -> str:
     if v is None:
@@ -16,18 +18,14 @@ def _num(v: object) -> str:
     return str(v)
 
 
-def _shape(s: list | None) -> str:
-    return "-" if s is None else "x".join("?" if d is None else str(d) for d in s)
-
-
 def inspect_table(info: dict, console: Console) -> None:
     t = Table(title=f"Conv layers (opset {info['opset']})")
     for col in ("name", "weight", "kernel", "group", "input", "output", "MACs", "eligible / why not"):
         t.add_column(col, overflow="fold")
     for r in info["layers"]:
         why = ", ".join(r["eligible"]) or "; ".join(sorted(set(r["reasons"].values())))
-        t.add_row(r["name"], _shape(r["weight_shape"]), _shape(r["kernel"]), str(r["group"]),
-                  _shape(r["input_shape"]), _shape(r["output_shape"]), _num(r["macs"]), why)
+        t.add_row(r["name"], format_shape(r["weight_shape"]), format_shape(r["kernel"]), str(r["group"]),
+                  format_shape(r["input_shape"]), format_shape(r["output_shape"]), _num(r["macs"]), why)
     console.print(t)
     console.print(f"{info['convs']} Convs, {info['eligible_convs']} eligible; conv multiplications "
                   f"{_num(info['conv_macs'])} ({_num(info['eligible_conv_macs'])} in eligible Convs); "

@@ -22,6 +22,7 @@ from .errors import SepconvError
 from .graph import ModelGraph
 from .layers import ConvLayer, find_conv_layers
 from .methods import METHODS, Factorization, Method
+from .methods.base import emitted_params
 from .modelio import load_model_sized, save_model
 from .ranks import RankPolicy
 from .report import build_report, count_params, layer_row
@@ -142,6 +143,7 @@ def apply(mg: ModelGraph, dec: Decision) -> list[str]:
     """Replace the layer's Conv (and folded BatchNormalization) by the method's nodes."""
     assert dec.method is not None and dec.fact is not None and dec.rank is not None
     emitted = dec.method.emit(dec.layer, dec.fact, dec.rank, mg)
+    dec.params_after = emitted_params(emitted)
     removed = [dec.layer.batchnorm] if dec.layer.batchnorm is not None else []
     mg.replace(dec.layer.ref, emitted.nodes, emitted.initializers, removed)
     return [n.name for n in emitted.nodes]
@@ -185,6 +187,9 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
     for path, flag in ((output, "-o"), (report_path, "--report")):
         if path is not None and Path(path).is_dir():
             raise SepconvError(f"{flag} {path}: is a folder; give a file name")
+        if path is not None and Path(path).resolve() == Path(source).resolve():
+            raise SepconvError(f"{flag} {path} is the input model: choose another path (the original is needed "
+                               "to verify the conversion)")
     if options.method == AUTO:
         from .auto import convert_auto_file
         return convert_auto_file(source, output, options, data, report_path)

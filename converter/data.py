@@ -16,8 +16,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from .errors import SepconvError
-from .shapes import Shape, graph_inputs, input_shapes
+from .errors import SepconvError, first_line
+from .shapes import Shape, format_shape, graph_inputs, input_shapes
 
 LABELS_KEY = "labels"
 #: Batch size used when the model's batch dimension is symbolic.
@@ -74,7 +74,7 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
         with loaded as npz:
             return {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise SepconvError(f"{p}: not a readable .npz file ({str(exc).splitlines()[0][:200]})") from None
+        raise SepconvError(f"{p}: not a readable .npz file ({first_line(exc, 200)})") from None
 
 
 def input_dtypes(model: onnx.ModelProto) -> dict[str, np.dtype]:
@@ -125,11 +125,11 @@ def _check_array(name: str, a: np.ndarray, shape: Shape | None, dtype: np.dtype)
     if shape is not None:
         if a.ndim != len(shape):
             raise SepconvError(f"input {name}: the data's array has shape {a.shape} but the model expects "
-                               f"rank {len(shape)} ({_fmt(shape)}, samples on the first axis)")
+                               f"rank {len(shape)} ({format_shape(shape)}, samples on the first axis)")
         for i, (got, want) in enumerate(zip(a.shape[1:], shape[1:]), start=1):
             if want is not None and got != want:
                 raise SepconvError(f"input {name}: dim {i} is {got} in the data but {want} in the model "
-                                   f"(data {a.shape}, model {_fmt(shape)})")
+                                   f"(data {a.shape}, model {format_shape(shape)})")
     if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
         bad = int(np.count_nonzero(~np.isfinite(a)))
         raise SepconvError(f"input {name}: the data holds {bad} NaN or infinite values; a comparison on them "
@@ -166,7 +166,7 @@ def _random_inputs(shapes: dict[str, Shape | None], dtypes: dict[str, np.dtype],
     for name, shape in shapes.items():
         dims = shape if whole else (shape[1:] if shape else None)
         if shape is None or dims is None or any(d is None for d in dims):
-            raise SepconvError(f"input {name} has unknown dims ({'?' if shape is None else _fmt(shape)}): "
+            raise SepconvError(f"input {name} has unknown dims ({'?' if shape is None else format_shape(shape)}): "
                                f"give them with --input-shape {name}=1x3x224x224 or pass --data FILE.npz")
         full = tuple(int(d) for d in dims) if whole else (n, *[int(d) for d in dims])  # type: ignore[arg-type]
         dtype = dtypes[name]
@@ -177,7 +177,3 @@ def _random_inputs(shapes: dict[str, Shape | None], dtypes: dict[str, np.dtype],
         else:
             arrays[name] = rng.integers(0, 10, full).astype(dtype)
     return InputSet(arrays, None, batch or DEFAULT_BATCH, "random", whole=whole)
-
-
-def _fmt(shape: Shape) -> str:
-    return "x".join("?" if d is None else str(d) for d in shape)

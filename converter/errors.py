@@ -8,6 +8,12 @@ CLI prints one line and the service answers a JSON 4xx, never a traceback.
 from __future__ import annotations
 
 
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (its type name if empty), cut to ``limit``."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:limit]
+
+
 class SepconvError(Exception):
     """A problem with the user's input, explained in one line.
 

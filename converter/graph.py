@@ -52,9 +52,7 @@ class ModelGraph:
         self._uses: Counter[str] = Counter()
         self._initializers: dict[str, tuple[int, onnx.TensorProto]] = {}
         self._constant_nodes: dict[str, tuple[int, int]] = {}
-        self._producers: dict[str, NodeRef] = {}
         self._consumers: dict[str, list[NodeRef]] = {}
-        self._graph_inputs: set[str] = set()
         self._graph_outputs: set[str] = set()
         for gi, info in enumerate(self.graphs):
             g = info.graph
@@ -63,7 +61,6 @@ class ModelGraph:
                 self._names.add(t.name)
             for v in list(g.input) + list(g.output) + list(g.value_info):
                 self._names.add(v.name)
-            self._graph_inputs.update(v.name for v in g.input)
             for v in g.output:
                 self._graph_outputs.add(v.name)
                 self._uses[v.name] += 1
@@ -77,7 +74,6 @@ class ModelGraph:
                         self._consumers.setdefault(name, []).append(ref)
                 for name in node.output:
                     self._names.add(name)
-                    self._producers[name] = ref
                 if node.op_type == "Constant" and len(node.output) == 1:
                     self._constant_nodes[node.output[0]] = (gi, ni)
         self._pending: dict[int, _Pending] = {}
@@ -131,9 +127,6 @@ class ModelGraph:
                     return tuple(a.t.dims)
         return None
 
-    def is_graph_input(self, name: str) -> bool:
-        return name in self._graph_inputs
-
     def is_graph_output(self, name: str) -> bool:
         return name in self._graph_outputs
 
@@ -143,9 +136,6 @@ class ModelGraph:
     def uses(self, name: str) -> int:
         """How many node inputs and graph outputs read this tensor, in all graphs."""
         return self._uses[name]
-
-    def producer(self, name: str) -> NodeRef | None:
-        return self._producers.get(name)
 
     # ----- naming --------------------------------------------------------------------
     def fresh_name(self, base: str) -> str:

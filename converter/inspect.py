@@ -11,7 +11,7 @@ import onnx
 from .convert import analyse
 from .methods import METHODS
 from .report import count_params
-from .shapes import graph_inputs, value_shape
+from .shapes import graph_inputs, shape_list, value_shape
 
 
 def inspect_model(model: onnx.ModelProto, input_shapes: dict[str, list[int]] | None = None) -> dict:
@@ -23,10 +23,10 @@ def inspect_model(model: onnx.ModelProto, input_shapes: dict[str, list[int]] | N
         rows.append({
             "name": layer.name, "graph": layer.graph_path,
             "weight_shape": list(layer.weight_shape),
-            "input_shape": _shape(layer.input_shape), "output_shape": _shape(layer.output_shape),
+            "input_shape": shape_list(layer.input_shape), "output_shape": shape_list(layer.output_shape),
             **layer.attributes(),
             "batchnorm_after": layer.batchnorm is not None,
-            "macs": layer.macs, "params": layer.params if layer.weight_shape != (0, 0) else None,
+            "macs": layer.macs, "params": layer.params,
             "eligible": [n for n, r in reasons.items() if r is None],
             "reasons": {n: r for n, r in reasons.items() if r is not None},
         })
@@ -49,8 +49,5 @@ def _opset(model: onnx.ModelProto) -> int | None:
 def _io(v: onnx.ValueInfoProto) -> dict:
     elem = v.type.tensor_type.elem_type
     return {"name": v.name, "dtype": onnx.helper.tensor_dtype_to_np_dtype(elem).name if elem else None,
-            "shape": _shape(value_shape(v))}
+            "shape": shape_list(value_shape(v))}
 
-
-def _shape(shape) -> list | None:
-    return None if shape is None else [d if d is None else int(d) for d in shape]

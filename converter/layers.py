@@ -96,8 +96,11 @@ class ConvLayer:
         return None if out is None else conv_macs(self.cout, self.cin_per_group, self.kernel, out)
 
     @property
-    def params(self) -> int:
-        return conv_params(self.cout, self.cin_per_group, self.kernel, self.bias is not None)
+    def params(self) -> int | None:
+        """Weights and bias of the Conv node as it is in the model (None if its weight shape is unknown)."""
+        if self.weight_shape == (0, 0):
+            return None
+        return conv_params(self.cout, self.cin_per_group, self.kernel, self.bias_name is not None)
 
     def attributes(self) -> dict:
         """Plain description for reports."""

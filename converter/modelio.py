@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from math import prod
 from pathlib import Path
 
 import onnx
 from google.protobuf.message import DecodeError
 from onnx import external_data_helper
 
-from .errors import SepconvError
+from .errors import SepconvError, first_line
 
 #: Past this many bytes of tensor data a model is saved with external data (protobuf's
 #: hard limit is 2 GiB for the whole message).
@@ -40,9 +41,9 @@ def load_model_sized(path: str | os.PathLike[str], *, check: bool = True) -> tup
         if size > p.stat().st_size:
             external_data_helper.load_external_data_for_model(model, str(p.parent))
     except (DecodeError, RuntimeError, ValueError, TypeError) as exc:
-        raise SepconvError(f"{p}: not a valid ONNX protobuf ({_first_line(exc)})", "unsupported") from None
+        raise SepconvError(f"{p}: not a valid ONNX protobuf ({first_line(exc)})", "unsupported") from None
     except OSError as exc:
-        raise SepconvError(f"{p}: cannot read ({_first_line(exc)})") from None
+        raise SepconvError(f"{p}: cannot read ({first_line(exc)})") from None
     if not model.HasField("graph") or len(model.graph.node) == 0:
         raise SepconvError(f"{p}: not an ONNX model (no graph nodes)", "unsupported")
     if check:
@@ -52,13 +53,8 @@ def load_model_sized(path: str | os.PathLike[str], *, check: bool = True) -> tup
 
 def _external_bytes(model: onnx.ModelProto, base: Path) -> int:
     """Bytes of the external data files the model refers to (each file counted once)."""
-    files = set()
-    for g in iter_graphs(model.graph):
-        for t in g.initializer:
-            if t.data_location == onnx.TensorProto.EXTERNAL:
-                for e in t.external_data:
-                    if e.key == "location":
-                        files.add(e.value)
+    files = {e.value for t in iter_tensors(model) if t.data_location == onnx.TensorProto.EXTERNAL
+             for e in t.external_data if e.key == "location"}
     total = 0
     for f in files:
         q = base / f
@@ -89,7 +85,7 @@ def check_model(model: onnx.ModelProto | bytes | str | os.PathLike[str], where: 
         else:
             onnx.checker.check_model(model, full_check=full)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError, ValueError) as exc:
-        raise SepconvError(f"{where}: the ONNX checker rejects it: {_first_line(exc)}") from None
+        raise SepconvError(f"{where}: the ONNX checker rejects it: {first_line(exc)}") from None
 
 
 #: Tensors above this many bytes are left out of :func:`skeleton` copies.
@@ -143,25 +139,32 @@ def _stand_in(t: onnx.TensorProto, keep_dims: bool) -> onnx.TensorProto:
     return s
 
 
-def tensor_bytes(model: onnx.ModelProto) -> int:
-    """Bytes of tensor data held in the model (initializers and Constant nodes, all graphs)."""
-    total = 0
+def iter_tensors(model: onnx.ModelProto):
+    """Every tensor held in the model: initializers and node attributes (Constant values
+    included), in all graphs."""
     for graph in iter_graphs(model.graph):
-        for t in graph.initializer:
-            total += _tensor_size(t)
+        yield from graph.initializer
         for node in graph.node:
-            if node.op_type == "Constant":
-                for a in node.attribute:
-                    if a.type == onnx.AttributeProto.TENSOR:
-                        total += _tensor_size(a.t)
-    return total
+            for a in node.attribute:
+                if a.type == onnx.AttributeProto.TENSOR:
+                    yield a.t
+                elif a.type == onnx.AttributeProto.TENSORS:
+                    yield from a.tensors
+
+
+def tensor_numel(t: onnx.TensorProto) -> int:
+    """Elements of a tensor, from its dims."""
+    return prod(t.dims)
+
+
+def tensor_bytes(model: onnx.ModelProto) -> int:
+    """Bytes of tensor data held in the model (initializers and attributes, all graphs)."""
+    return sum(_tensor_size(t) for t in iter_tensors(model))
 
 
 def _tensor_size(t: onnx.TensorProto) -> int:
     """Bytes of a tensor's data, from its dims and type (reading raw_data would copy it)."""
-    n = 1
-    for d in t.dims:
-        n *= d
+    n = tensor_numel(t)
     try:
         item = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
     except (KeyError, TypeError, ValueError):
@@ -211,7 +214,7 @@ def write_model_streamed(model: onnx.ModelProto, fh) -> int:
     pieces = ((1, graph.node), (5, graph.initializer))  # GraphProto.node = 1, .initializer = 5
     # graph.ByteSize() would serialize the whole graph at once; sizing item by item does not
     graph_size = len(graph_head) + sum(len(_varint(fn << 3 | 2)) + len(_varint(n)) + n
-                                       for fn, items in pieces for n in (item.ByteSize() for item in items))
+                                       for fn, items in pieces for n in (_serialized_size(item) for item in items))
     written = fh.write(head)
     written += fh.write(_varint(7 << 3 | 2) + _varint(graph_size))  # ModelProto.graph = 7
     written += fh.write(graph_head)
@@ -221,6 +224,16 @@ def write_model_streamed(model: onnx.ModelProto, fh) -> int:
             written += fh.write(_varint(field_number << 3 | 2) + _varint(len(data)))
             written += fh.write(data)
     return written
+
+
+def _serialized_size(item) -> int:
+    """``item.ByteSize()``, without encoding a tensor's raw data (protobuf's upb backend encodes
+    the whole message to size it, which would double the cost of writing large weights)."""
+    if not isinstance(item, onnx.TensorProto) or not item.HasField("raw_data"):
+        return item.ByteSize()
+    n = len(item.raw_data)
+    rest = _without(item, onnx.TensorProto(), {"raw_data"}).ByteSize()
+    return rest + len(_varint(9 << 3 | 2)) + len(_varint(n)) + n  # TensorProto.raw_data = 9
 
 
 def _without(msg, empty, skip: set[str]):
@@ -300,8 +313,3 @@ def write_atomic(path: str | os.PathLike[str], writer) -> int:
         except FileNotFoundError:
             pass
         raise
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]

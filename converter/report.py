@@ -16,7 +16,8 @@ import onnx
 
 from . import __version__
 from .macs import ratio
-from .modelio import iter_graphs, write_bytes_atomic
+from .modelio import iter_tensors, tensor_numel, write_bytes_atomic
+from .shapes import shape_list
 
 if TYPE_CHECKING:
     from .convert import Decision
@@ -41,13 +42,13 @@ def layer_row(dec: Decision, new_nodes: list[str]) -> dict:
         "rank": dec.rank if rewritten else None,
         "full_rank": fact.full_rank if fact is not None else None,
         "weight_shape": list(layer.weight_shape),
-        "input_shape": _shape(layer.input_shape), "output_shape": _shape(layer.output_shape),
+        "input_shape": shape_list(layer.input_shape), "output_shape": shape_list(layer.output_shape),
         **layer.attributes(),
         "batchnorm_folded": bool(rewritten and layer.batchnorm is not None),
         "macs_before": layer.macs,
         "macs_after": dec.macs_after if rewritten else layer.macs,
-        "params_before": layer.params if layer.weight_shape != (0, 0) else None,
-        "params_after": dec.params_after if rewritten else (layer.params if layer.weight_shape != (0, 0) else None),
+        "params_before": layer.params,
+        "params_after": dec.params_after if rewritten else layer.params,
         "weight_rel_error": fact.rel_error(dec.rank) if rewritten and fact is not None and dec.rank else None,
         "energy_kept": fact.energy(dec.rank) if rewritten and fact is not None and dec.rank else None,
         "new_nodes": new_nodes,
@@ -55,29 +56,10 @@ def layer_row(dec: Decision, new_nodes: list[str]) -> dict:
     return row
 
 
-def _shape(shape) -> list | None:
-    return None if shape is None else [d if d is None else int(d) for d in shape]
-
 
 def count_params(model: onnx.ModelProto) -> int:
-    """Elements of every initializer and Constant tensor, in all graphs."""
-    total = 0
-    for g in iter_graphs(model.graph):
-        for t in g.initializer:
-            total += _numel(t.dims)
-        for n in g.node:
-            if n.op_type == "Constant":
-                for a in n.attribute:
-                    if a.type == onnx.AttributeProto.TENSOR:
-                        total += _numel(a.t.dims)
-    return total
-
-
-def _numel(dims) -> int:
-    n = 1
-    for d in dims:
-        n *= d
-    return n
+    """Elements of every tensor the model holds (initializers, Constant values), in all graphs."""
+    return sum(tensor_numel(t) for t in iter_tensors(model))
 
 
 def _pair(before: int | None, after: int | None) -> dict:

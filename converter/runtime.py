@@ -8,7 +8,7 @@ from pathlib import Path
 import onnx
 import onnxruntime as ort
 
-from .errors import SepconvError
+from .errors import SepconvError, first_line
 from .modelio import EXTERNAL_DATA_THRESHOLD, tensor_bytes
 
 ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
@@ -37,7 +37,7 @@ def session(source: ModelSource, threads: int | None = None,
     try:
         return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise SepconvError(f"ONNX Runtime cannot load the model: {str(exc).splitlines()[0][:300]}") from None
+        raise SepconvError(f"ONNX Runtime cannot load the model: {first_line(exc)}") from None
 
 
 def run(sess: ort.InferenceSession, feed: dict, what: str = "the model") -> list:
@@ -45,4 +45,4 @@ def run(sess: ort.InferenceSession, feed: dict, what: str = "the model") -> list
     try:
         return sess.run(None, feed)
     except Exception as exc:
-        raise SepconvError(f"ONNX Runtime failed to run {what}: {str(exc).splitlines()[0][:300]}") from None
+        raise SepconvError(f"ONNX Runtime failed to run {what}: {first_line(exc)}") from None

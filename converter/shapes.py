@@ -58,11 +58,11 @@ def input_shapes(model: onnx.ModelProto, overrides: dict[str, list[int]]) -> dic
             if shape is not None:
                 if len(shape) != len(new):
                     raise SepconvError(f"--input-shape {name}: rank {len(new)} but the model's input has "
-                                       f"rank {len(shape)} ({_fmt(shape)})")
+                                       f"rank {len(shape)} ({format_shape(shape)})")
                 for i, (old, dim) in enumerate(zip(shape, new)):
                     if old is not None and old != dim:
                         raise SepconvError(f"--input-shape {name}: dim {i} is fixed to {old} in the model, "
-                                           f"not {dim} ({_fmt(shape)})")
+                                           f"not {dim} ({format_shape(shape)})")
             shape = new
         result[name] = shape
     return result
@@ -93,5 +93,11 @@ def infer_shapes(model: onnx.ModelProto, overrides: dict[str, list[int]]) -> dic
     return shapes
 
 
-def _fmt(shape: Shape) -> str:
-    return "x".join("?" if d is None else str(d) for d in shape)
+def format_shape(shape) -> str:
+    """``1x3x?x?`` for a shape whose dims may be unknown (None); ``-`` for an unknown shape."""
+    return "-" if shape is None else "x".join("?" if d is None else str(d) for d in shape)
+
+
+def shape_list(shape) -> list | None:
+    """A shape as a JSON-ready list (unknown dims as null), or None."""
+    return None if shape is None else [d if d is None else int(d) for d in shape]

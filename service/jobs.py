@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
+from converter import SepconvError
+
 log = logging.getLogger("sepconv.service.jobs")
 
 ProgressHook = Callable[[str, dict], None]
@@ -346,7 +348,7 @@ def _worker_main(conn: Connection, parent_pid: int | None = None) -> None:
 
         try:
             answer: tuple = ("ok", tasks.run(task, payload, progress))
-        except tasks.UserError as exc:
+        except SepconvError as exc:
             answer = ("error", exc.kind, str(exc))
         except MemoryError:
             answer = ("error", "internal", "the job ran out of memory")

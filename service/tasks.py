@@ -17,16 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import external_data_helper
 
 from converter import ConvertOptions, SepconvError, convert_file
 from converter.bench import benchmark as run_benchmark
 from converter.data import load_npz, prepare_inputs
+from converter.errors import first_line
 from converter.inspect import inspect_model
-from converter.modelio import check_model
+from converter.modelio import check_model, iter_tensors
 from converter.shapes import input_shapes
 
-UserError = SepconvError
 Progress = Callable[[str, float | None], None]
 
 
@@ -48,7 +47,7 @@ def validate_model(payload: dict, progress: Progress) -> dict:
         if len(model.graph.node) == 0:
             raise SepconvError(f"{name}: not an ONNX model (the graph has no nodes)", "unsupported")
         check_model(model, name)
-        analysis = analyse(model, {})
+        analysis = inspect_model(model, {})
     if analysis.get("convs", 0) == 0:
         ops = sorted({n.op_type for n in model.graph.node})
         shown = ", ".join(ops[:8]) + (", ..." if len(ops) > 8 else "")
@@ -64,7 +63,7 @@ def _parse(path: Path, name: str) -> onnx.ModelProto:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf's DecodeError and friends: truncated or not ONNX at all
         raise SepconvError(f"{name}: not a valid ONNX protobuf (truncated or not an ONNX file: "
-                           f"{_first_line(exc)})", "unsupported") from None
+                           f"{first_line(exc, 200)})", "unsupported") from None
     if not model.HasField("graph"):
         raise SepconvError(f"{name}: not an ONNX model (no graph)", "unsupported")
     return model
@@ -73,16 +72,11 @@ def _parse(path: Path, name: str) -> onnx.ModelProto:
 def refuse_external_data(model: onnx.ModelProto, name: str) -> None:
     """An upload is one file, so any external-data reference points outside it: refuse it
     (onnx's external-data path-traversal CVEs read or write arbitrary files through these)."""
-    for t in external_data_helper._get_all_tensors(model):
+    for t in iter_tensors(model):
         if t.data_location == onnx.TensorProto.EXTERNAL or len(t.external_data):
             where = next((e.value for e in t.external_data if e.key == "location"), "?")
             raise SepconvError(f"{name}: tensor {t.name!r} keeps its data in an external file ({where!r}); "
                                "upload a self-contained model (onnx.save with save_as_external_data=False)")
-
-
-def analyse(model: onnx.ModelProto, input_shapes: dict) -> dict:
-    """The converter's inspection (inputs, outputs, Convs, multiplications)."""
-    return inspect_model(model, input_shapes)
 
 
 def validate_dataset(payload: dict, progress: Progress) -> dict:
@@ -104,7 +98,8 @@ def validate_dataset(payload: dict, progress: Progress) -> dict:
                     version = np.lib.format.read_magic(fh)
                     shape, _, dtype = _read_header(fh, version)
             except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-                raise SepconvError(f"{name}: array {info.filename!r} is not readable ({_first_line(exc)})") from None
+                raise SepconvError(f"{name}: array {info.filename!r} is not readable "
+                                   f"({first_line(exc, 200)})") from None
             if dtype.hasobject:
                 raise SepconvError(f"{name}: array {info.filename[:-4]!r} holds Python objects (pickles are refused)")
             arrays.append({"name": info.filename[:-4], "shape": list(shape), "dtype": dtype.name})
@@ -147,7 +142,7 @@ def convert(payload: dict, progress: Progress) -> dict:
                            "does not store yet; convert it with the CLI")
     progress("analysing result", 0.9)
     model = onnx.load(str(output), load_external_data=False)
-    analysis = analyse(model, options.input_shapes)
+    analysis = inspect_model(model, options.input_shapes)
     del model
     from .storage import sha256_file
     return {"report": report, "analysis": analysis, "sha256": sha256_file(output), "size": output.stat().st_size}
@@ -228,8 +223,3 @@ class _renamed:
             msg = str(exc).replace(str(self.path), self.name)
             raise SepconvError(msg, exc.kind) from None
         return False
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:200]

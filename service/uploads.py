@@ -16,6 +16,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
+from converter.errors import first_line
+
 from .errors import ApiError
 from .storage import BlobStore, Incoming, TooLarge
 
@@ -162,7 +164,7 @@ def _translate(exc: BaseException, limit: int) -> BaseException:
         return ApiError(413, "too_large", f"the upload is larger than the limit of {limit:,} bytes "
                                           "(SEPCONV_MAX_UPLOAD_BYTES)")
     if isinstance(exc, MultipartParseError):
-        return ApiError(400, "bad_request", f"malformed multipart body ({str(exc).splitlines()[0][:200]})")
+        return ApiError(400, "bad_request", f"malformed multipart body ({first_line(exc, 200)})")
     if isinstance(exc, ClientDisconnect):
         return ApiError(400, "bad_request", "the client disconnected during the upload")
     return exc

@@ -20,6 +20,7 @@ import onnx
 from ..data import InputSet
 from ..graph import ModelGraph
 from ..layers import ConvLayer
+from ..methods.base import Emitted
 from ..runtime import run, session
 from ..verify import is_class_scores
 from .candidates import Candidate, emit
@@ -97,8 +98,9 @@ def choice_at(path: list[Step], k: int) -> dict[int, Candidate]:
 
 
 def build_model(model: onnx.ModelProto, layers: list[ConvLayer], choice: dict[int, Candidate],
-                new_nodes: dict[int, list[str]] | None = None) -> onnx.ModelProto:
-    """A copy of the model with the chosen layers replaced (folded BatchNormalization removed)."""
+                emitted: dict[int, Emitted] | None = None) -> onnx.ModelProto:
+    """A copy of the model with the chosen layers replaced (folded BatchNormalization removed);
+    ``emitted`` collects what replaced each layer."""
     m = onnx.ModelProto()
     m.CopyFrom(model)
     mg = ModelGraph(m)
@@ -106,8 +108,8 @@ def build_model(model: onnx.ModelProto, layers: list[ConvLayer], choice: dict[in
         layer = layers[i]
         em = emit(choice[i], layer, mg)
         mg.replace(layer.ref, em.nodes, em.initializers, [layer.batchnorm] if layer.batchnorm else [])
-        if new_nodes is not None:
-            new_nodes[i] = [n.name for n in em.nodes]
+        if emitted is not None:
+            emitted[i] = em
     mg.commit()
     return m
 

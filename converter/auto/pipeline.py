@@ -18,6 +18,7 @@ from ..convert import ConvertOptions, Decision, analyse, stamp
 from ..data import InputSet, load_npz, prepare_inputs
 from ..errors import SepconvError
 from ..layers import ConvLayer
+from ..methods.base import Emitted, emitted_params
 from ..modelio import check_model, load_model_sized, save_model, write_bytes_atomic
 from ..report import build_report, count_params, layer_row, write_report
 from ..shapes import input_shapes
@@ -215,9 +216,9 @@ def convert_auto_file(source: str | Path, output: str | Path, options: ConvertOp
 
     # ---- save, verify, report -------------------------------------------------------------------------
     t5 = time.perf_counter()
-    new_nodes: dict[int, list[str]] = {}
+    emitted: dict[int, Emitted] = {}
     if accepted:
-        final = build_model(model, layers, choice, new_nodes)
+        final = build_model(model, layers, choice, emitted)
         stamp(final, options)
         check_model(final, "converted model")
     if not accepted and bytes_before == Path(source).stat().st_size:
@@ -232,7 +233,7 @@ def convert_auto_file(source: str | Path, output: str | Path, options: ConvertOp
     t6 = time.perf_counter()
     verification = verify(source, output, held, threads, options.seed)
     timings["verify_s"] = time.perf_counter() - t6
-    rows, auto["layers"] = _rows(layers, reasons, plans, choice, new_nodes, accepted)
+    rows, auto["layers"] = _rows(layers, reasons, plans, choice, emitted, accepted)
     if options.plot:
         from .plot import plot_curve
         auto["plot"] = plot_curve(curve, auto["chosen"], options.max_error, options.plot)
@@ -308,7 +309,7 @@ def _refit_choice(model: onnx.ModelProto, layers: list[ConvLayer], choice: dict,
 
 
 def _rows(layers: list[ConvLayer], reasons: dict[int, str], plans: list[LayerPlan], choice: dict,
-          new_nodes: dict[int, list[str]], accepted: bool) -> tuple[list[dict], list[dict]]:
+          emitted: dict[int, Emitted], accepted: bool) -> tuple[list[dict], list[dict]]:
     """The standard per-layer rows, and auto's per-layer decisions with times and errors."""
     rows, details = [], []
     by_index = {p.index: p for p in plans}
@@ -316,8 +317,10 @@ def _rows(layers: list[ConvLayer], reasons: dict[int, str], plans: list[LayerPla
         c = choice.get(i)
         plan = by_index.get(i)
         if c is not None:
-            dec = Decision(layer, CANDIDATE_METHODS[c.kind], c.rank, None, None, c.macs, c.params)
-            row = layer_row(dec, new_nodes.get(i, []))
+            em = emitted.get(i)
+            params = emitted_params(em) if em is not None else c.params
+            dec = Decision(layer, CANDIDATE_METHODS[c.kind], c.rank, None, None, c.macs, params)
+            row = layer_row(dec, [n.name for n in em.nodes] if em is not None else [])
             assert layer.weight is not None
             row["weight_rel_error"] = candidates.weight_rel_error(c, layer.weight.astype(np.float64))
         else:

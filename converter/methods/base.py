@@ -10,6 +10,7 @@ are shared by all methods and live elsewhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 from typing import Protocol
 
 import numpy as np
@@ -58,6 +59,11 @@ class Emitted:
 
     nodes: list[onnx.NodeProto]
     initializers: list[onnx.TensorProto]
+
+
+def emitted_params(emitted: Emitted) -> int:
+    """Weights and biases a replacement really holds: the report counts what was written."""
+    return sum(prod(t.dims) for t in emitted.initializers)
 
 
 class Method(Protocol):

@@ -3,9 +3,9 @@
 The layer's outputs ``y`` are approximated by ``P P^T (y - mu) + mu`` with ``P`` the top r
 principal directions of the output channels. Folded into Convs: a ``kh x kw`` Conv with
 weight ``P^T W`` (bias ``P^T b``) and a 1x1 Conv with weight ``P`` (bias ``mu - P P^T mu``).
-Given calibration data (auto mode) ``P`` comes from the outputs' covariance; from the
-weights alone (``--method channel``) it comes from the SVD of ``W`` as ``Cout x (Cin*k*k)``,
-which is the same thing for white inputs. Only ``group = 1``.
+A candidate of auto mode only (not a ``--method``): with calibration data ``P`` comes from the
+outputs' covariance; ``factorize`` (from the weights alone) takes the SVD of ``W`` as
+``Cout x (Cin*k*k)``, the same thing for white inputs. Only ``group = 1``.
 """
 
 from __future__ import annotations

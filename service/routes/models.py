@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
 from converter import ConvertOptions, SepconvError
-from converter.shapes import input_shapes
+from converter.shapes import format_shape, input_shapes
 
 from ..errors import ApiError, not_found
 from ..manager import Services
@@ -140,10 +140,6 @@ def check_input_shapes(model: dict, shapes: dict[str, list[int]]) -> None:
         raise ApiError(422, "invalid", f"model {model['id']}: {msg}") from None
 
 
-def _fmt(shape: list | None) -> str:
-    return "unknown" if shape is None else "x".join("?" if d is None else str(d) for d in shape)
-
-
 def check_same_inputs(a: dict, b: dict) -> None:
     """Two models benchmarked on the same inputs must take the same inputs: same names, and no
     dtype, rank or fixed dim that differs (a symbolic dim fits any size)."""
@@ -161,7 +157,7 @@ def check_same_inputs(a: dict, b: dict) -> None:
         sx, sy = x.get("shape"), y.get("shape")
         if sx is None or sy is None:
             continue
-        where = f"({_fmt(sx)} in model {a['id']}, {_fmt(sy)} in model {b['id']})"
+        where = f"({format_shape(sx)} in model {a['id']}, {format_shape(sy)} in model {b['id']})"
         if len(sx) != len(sy):
             raise ApiError(422, "invalid", f"input {name!r} has rank {len(sx)} in one model and {len(sy)} in "
                                            f"the other {where}; the two models cannot share inputs")
