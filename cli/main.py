@@ -120,16 +120,21 @@ def options_from_args(args: argparse.Namespace) -> ConvertOptions:
     )
 
 
+def show(args: argparse.Namespace, result: dict, table, console: Console) -> int:
+    """Print a command's result: JSON with --json, else as tables."""
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        table(result, console)
+    return 0
+
+
 def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
     from converter.inspect import inspect_model
     from converter.modelio import load_model
     from converter.shapes import parse_input_shapes
     info = inspect_model(load_model(args.model), parse_input_shapes(args.input_shape))
-    if args.json:
-        print(json.dumps(info, indent=2))
-    else:
-        tables.inspect_table(info, console)
-    return 0
+    return show(args, info, tables.inspect_table, console)
 
 
 def cmd_convert(args: argparse.Namespace, console: Console) -> int:
@@ -250,11 +255,7 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
         prepare_inputs(load_model(other), parse_input_shapes(args.input_shape), data, args.seed)
     result = benchmark(models, inputs, runs=args.runs, warmup=args.warmup, threads=args.threads,
                        labels=models)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        tables.bench_table(result, console)
-    return 0
+    return show(args, result, tables.bench_table, console)
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
