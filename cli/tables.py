@@ -83,12 +83,14 @@ def verification_table(ver: dict | None, console: Console) -> None:
         return
     what = "the data" if ver["inputs"] == "data" else f"seeded random inputs (seed {ver.get('seed')})"
     t = Table(title=f"Verification in ONNX Runtime: converted vs original on {ver['samples']} samples of {what}")
-    for col in ("output", "max abs error", "rel L2 error", "cosine", "top-1 agreement"):
+    for col in ("output", "max abs error", "rel L2 error", "cosine", "top-1 agreement", "noise floor"):
         t.add_column(col)
     for o in ver["outputs"]:
         t.add_row(o["name"], _num(o["max_abs_error"]), _num(o["rel_l2_error"]), _num(o["cosine_similarity"]),
-                  _num(o["top1_agreement"]))
+                  _num(o["top1_agreement"]), _num(o.get("rel_l2_noise_floor")))
     console.print(t)
+    console.print("noise floor: the original against itself with ONNX Runtime's graph optimizations off "
+                  "(float rounding alone)")
     acc = ver.get("accuracy")
     if acc:
         console.print(f"accuracy on the labels: {acc['before']:.2%} before, {acc['after']:.2%} after "

@@ -3,7 +3,8 @@
 Statistics are accumulated batch by batch (memory stays bounded by one batch):
 per output the max absolute error, the relative L2 error ``||b - a|| / ||a||``, the cosine
 similarity, and, for ``N x classes`` outputs, how often the top-1 class agrees. With labels,
-accuracy before and after.
+accuracy before and after. The noise floor (the original against itself with graph
+optimizations off) says how much of an error is float rounding.
 """
 
 from __future__ import annotations
@@ -61,11 +62,18 @@ def is_class_scores(a: np.ndarray) -> bool:
 
 
 def verify(original: ModelSource, converted: ModelSource, inputs: InputSet, threads: int | None = None,
-           seed: int | None = None) -> dict:
-    """Compare two models output by output on the same inputs; see the module docstring."""
+           seed: int | None = None, noise_floor: bool = True) -> dict:
+    """Compare two models output by output on the same inputs; see the module docstring.
+
+    With ``noise_floor``, the original also runs with ONNX Runtime's graph optimizations off:
+    its relative L2 difference to itself (``rel_l2_noise_floor``) is the float rounding any
+    rewrite is up against on these inputs, so an error near it is rounding, not approximation.
+    """
     s0, s1 = session(original, threads), session(converted, threads)
+    s_ref = session(original, threads, optimization="disabled") if noise_floor else None
     names = [o.name for o in s0.get_outputs()]
     stats = [_OutputStats(n) for n in names]
+    floors = [_OutputStats(n) for n in names]
     correct0 = correct1 = 0
     class_output: int | None = None
     offset = 0
@@ -73,6 +81,9 @@ def verify(original: ModelSource, converted: ModelSource, inputs: InputSet, thre
         out0, out1 = run(s0, feed, "the original model"), run(s1, feed, "the converted model")
         for st, a, b in zip(stats, out0, out1):
             st.add(a, b)
+        if s_ref is not None:
+            for st, a, r in zip(floors, out0, run(s_ref, feed, "the original model")):
+                st.add(a, r)
         if inputs.labels is not None:
             if class_output is None:
                 class_output = next((i for i, a in enumerate(out0) if is_class_scores(a)), -1)
@@ -89,5 +100,7 @@ def verify(original: ModelSource, converted: ModelSource, inputs: InputSet, thre
     return {
         "inputs": inputs.source, "samples": inputs.samples, "batch_size": inputs.batch,
         "seed": seed if inputs.source == "random" else None,
-        "outputs": [s.result() for s in stats], "accuracy": accuracy,
+        "outputs": [{**s.result(), "rel_l2_noise_floor": f.result()["rel_l2_error"] if s_ref else None}
+                    for s, f in zip(stats, floors)],
+        "accuracy": accuracy,
     }

@@ -198,3 +198,12 @@ def test_more_bad_input(tmp_path: Path) -> None:
     assert "--threads" in one_line_error(sepconv("convert", str(model), "-o", "o.onnx", "--threads", "0"))
     assert "auto only" in one_line_error(sepconv("convert", str(model), "-o", "o.onnx", "--max-error", "0.2"))
     assert not (tmp_path / "o.onnx").exists()
+
+
+def test_report_gives_the_noise_floor(tmp_path: Path) -> None:
+    """Full rank is within float rounding of the original, and the report says what rounding is."""
+    model = small_conv_model(tmp_path / "m.onnx")
+    proc = sepconv("convert", str(model), "-o", str(tmp_path / "o.onnx"), "--rank", "full", "--force", "--json")
+    out = json.loads(proc.stdout)["verification"]["outputs"][0]
+    assert 0.0 <= out["rel_l2_noise_floor"] < 1e-5
+    assert out["rel_l2_error"] < 1e-5
