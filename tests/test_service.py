@@ -29,7 +29,8 @@ from service_fixtures import (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("svc") / "data", workers=2).start()
+    base = tmp_path_factory.mktemp("svc")
+    srv = Server(base / "data", workers=2, env={"SEPCONV_CACHE_DIR": str(base / "cache")}).start()
     yield srv
     srv.stop()
     assert "Traceback" not in srv.log.read_text(), srv.log.read_text()[-4000:]
@@ -345,3 +346,26 @@ def test_restart_finds_everything(server, client, state):
         assert c.get(f"/v1/datasets/{state['dataset']['id']}").json() == state["dataset"]
         for jid in state["jobs"]:
             assert c.get(f"/v1/jobs/{jid}").json()["state"] == "succeeded"
+
+
+def test_auto_conversion(client):
+    """method "auto" through the API: the job succeeds with the auto section, and whatever it chose
+    (a rewrite within the budget, or the original back) is downloadable and runs."""
+    rng = np.random.default_rng(5)
+    mid = upload(client, "/v1/models", conv_model(cin=32, cout=32, hw=16, seed=5, shape=["N", 32, 16, 16]),
+                 "auto.onnx").json()["id"]
+    x = rng.standard_normal((24, 32, 16, 16)).astype(np.float32)
+    did = upload(client, "/v1/datasets", npz_bytes(input=x), "auto.npz").json()["id"]
+    r = client.post(f"/v1/models/{mid}/conversions", json={"method": "auto", "dataset_id": did, "max_error": 0.05})
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"], timeout=180)
+    assert job["state"] == "succeeded", job
+    report = job["result"]["report"]
+    auto = report["auto"]
+    assert auto["budget"]["max_error"] == 0.05 and auto["inputs"] == "data"
+    assert auto["accepted"] or auto["reason"]
+    out = client.get(f"/v1/models/{job['result']['model_id']}/file")
+    assert out.status_code == 200
+    y0 = _run(client.get(f"/v1/models/{mid}/file").content, x[:4])
+    y1 = _run(out.content, x[:4])
+    assert np.linalg.norm(y1 - y0) / np.linalg.norm(y0) <= 0.1
