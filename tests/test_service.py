@@ -310,6 +310,29 @@ def test_concurrent_uploads_and_conversions(client):
     assert len({j["result"]["model_id"] for j in jobs}) == 8
 
 
+def test_auto_conversion(client):
+    """method "auto" through the API: the job succeeds with the auto section, and whatever it chose
+    (a rewrite within the budget, or the original back) is downloadable and runs."""
+    rng = np.random.default_rng(5)
+    mid = upload(client, "/v1/models", conv_model(cin=32, cout=32, hw=16, seed=5, shape=["N", 32, 16, 16]),
+                 "auto.onnx").json()["id"]
+    x = rng.standard_normal((24, 32, 16, 16)).astype(np.float32)
+    did = upload(client, "/v1/datasets", npz_bytes(input=x), "auto.npz").json()["id"]
+    r = client.post(f"/v1/models/{mid}/conversions", json={"method": "auto", "dataset_id": did, "max_error": 0.05})
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"], timeout=180)
+    assert job["state"] == "succeeded", job
+    report = job["result"]["report"]
+    auto = report["auto"]
+    assert auto["budget"]["max_error"] == 0.05 and auto["inputs"] == "data"
+    assert auto["accepted"] or auto["reason"]
+    out = client.get(f"/v1/models/{job['result']['model_id']}/file")
+    assert out.status_code == 200
+    y0 = _run(client.get(f"/v1/models/{mid}/file").content, x[:4])
+    y1 = _run(out.content, x[:4])
+    assert np.linalg.norm(y1 - y0) / np.linalg.norm(y0) <= 0.1
+
+
 def test_restart_finds_everything(server, client, state):
     """Stop the server with a job running and one queued; after the restart every file and
     finished job is there, the running job failed as interrupted, the queued one ran."""
@@ -347,25 +370,3 @@ def test_restart_finds_everything(server, client, state):
         for jid in state["jobs"]:
             assert c.get(f"/v1/jobs/{jid}").json()["state"] == "succeeded"
 
-
-def test_auto_conversion(client):
-    """method "auto" through the API: the job succeeds with the auto section, and whatever it chose
-    (a rewrite within the budget, or the original back) is downloadable and runs."""
-    rng = np.random.default_rng(5)
-    mid = upload(client, "/v1/models", conv_model(cin=32, cout=32, hw=16, seed=5, shape=["N", 32, 16, 16]),
-                 "auto.onnx").json()["id"]
-    x = rng.standard_normal((24, 32, 16, 16)).astype(np.float32)
-    did = upload(client, "/v1/datasets", npz_bytes(input=x), "auto.npz").json()["id"]
-    r = client.post(f"/v1/models/{mid}/conversions", json={"method": "auto", "dataset_id": did, "max_error": 0.05})
-    assert r.status_code == 202, r.text
-    job = wait_job(client, r.json()["id"], timeout=180)
-    assert job["state"] == "succeeded", job
-    report = job["result"]["report"]
-    auto = report["auto"]
-    assert auto["budget"]["max_error"] == 0.05 and auto["inputs"] == "data"
-    assert auto["accepted"] or auto["reason"]
-    out = client.get(f"/v1/models/{job['result']['model_id']}/file")
-    assert out.status_code == 200
-    y0 = _run(client.get(f"/v1/models/{mid}/file").content, x[:4])
-    y1 = _run(out.content, x[:4])
-    assert np.linalg.norm(y1 - y0) / np.linalg.norm(y0) <= 0.1
