@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("batch", help="convert many models in parallel processes")
     p.add_argument("inputs", nargs="+", help="model files, folders (their *.onnx) or glob patterns")
     p.add_argument("-o", "--output-dir", required=True, help="folder for converted models, reports and summary")
-    p.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2), help="parallel processes")
+    p.add_argument("--jobs", type=int, help="parallel processes (default: half the cores; 1 with --method auto, "
+                   "whose latency measurements parallel jobs would disturb)")
     _add_convert_args(p)
 
     p = sub.add_parser("bench", help="ONNX Runtime latency of one model, or two and the speedup")
@@ -212,6 +213,8 @@ def cmd_batch(args: argparse.Namespace, console: Console) -> int:
     files = expand_inputs(args.inputs)
     if not files:
         raise SepconvError("no input models found")
+    if args.jobs is None:
+        args.jobs = 1 if options.method == "auto" else max(1, (os.cpu_count() or 2) // 2)
     if args.jobs < 1:
         raise SepconvError(f"--jobs {args.jobs}: must be at least 1")
     outdir = Path(args.output_dir)
