@@ -12,6 +12,7 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
+from math import prod
 from pathlib import Path
 
 import onnx
@@ -156,11 +157,13 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions) -> list[dict]
     mg, layers = analyse(model, options.input_shapes, load_weights=False)
     if not layers:
         raise SepconvError("the model has no Conv node to convert", kind="no_conv")
-    rows = []
-    for layer in layers:
+    rows: list[dict] = [{}] * len(layers)
+    # largest weights first: their SVD workspace is the peak, and fewer new factors are held by then
+    for i in sorted(range(len(layers)), key=lambda k: -prod(layers[k].weight_shape)):
+        layer = layers[i]
         dec = decide(layer, method, policy, options, mg)
         new_nodes = apply(mg, dec) if dec.rewritten else []
-        rows.append(layer_row(dec, new_nodes))
+        rows[i] = layer_row(dec, new_nodes)
         dec.fact = None
         layer.release()  # the factors are in the graph now
     mg.commit()
