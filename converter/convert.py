@@ -216,7 +216,12 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
     verification = None
     if original_inputs is not None:
         t3 = time.perf_counter()
-        verification = verify(source, output, original_inputs, options.threads, options.seed)
+        try:
+            verification = verify(source, output, original_inputs, options.threads, options.seed)
+        except SepconvError:  # a model that cannot be verified is not handed out
+            Path(output).unlink(missing_ok=True)
+            Path(str(output) + ".data").unlink(missing_ok=True)
+            raise
         timings["verify_s"] = time.perf_counter() - t3
     timings["total_s"] = time.perf_counter() - t0
     report = build_report(rows, options.as_dict(), verification,
