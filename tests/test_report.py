@@ -9,7 +9,7 @@ import jsonschema
 import numpy as np
 import onnx
 import pytest
-from model_builders import conv_node, make_model, random_weight, run
+from model_builders import conv_model, conv_node, make_model, random_weight, run
 from onnx import TensorProto, helper, numpy_helper
 
 from converter import ConvertOptions, SepconvError, convert_file
@@ -271,3 +271,19 @@ def test_ir3_model_converts_and_saves(tmp_path: Path) -> None:
     assert report["layers"][0]["status"] == "rewritten"
     onnx.checker.check_model(onnx.load(str(out)), full_check=True)
     assert report["verification"]["outputs"][0]["max_abs_error"] < 1e-4
+
+
+def test_model_that_fails_verification_is_not_left_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If ONNX Runtime cannot verify the converted model, the error is reported and no output remains."""
+    import converter.convert as conv
+
+    def failing_verify(*args, **kwargs):
+        raise SepconvError("ONNX Runtime failed to run the converted model: simulated")
+
+    rng = np.random.default_rng(3)
+    src = tmp_path / "m.onnx"
+    onnx.save(conv_model([1, 4, 8, 8], random_weight(rng, (8, 4, 3, 3)), pads=[1, 1, 1, 1]), src)
+    monkeypatch.setattr(conv, "verify", failing_verify)
+    with pytest.raises(SepconvError, match="simulated"):
+        convert_file(src, tmp_path / "out.onnx", ConvertOptions(rank="full", force=True))
+    assert not (tmp_path / "out.onnx").exists()
