@@ -21,8 +21,8 @@ from ..layers import ConvLayer
 from ..methods import Emitted, Factorization
 from ..methods.base import Namer, common_ineligible
 from ..methods.channel import ChannelMethod, channel_factors
-from ..methods.depthwise import DepthwiseMethod, depthwise_svd
-from ..methods.spatial import SpatialMethod, spatial_svd
+from ..methods.depthwise import DepthwiseMethod, depthwise_factors, depthwise_svd
+from ..methods.spatial import SpatialMethod, spatial_factors, spatial_svd
 from ..methods.tucker2 import Tucker2Method, emit_chain, tucker2_factors, tucker2_svd
 
 KINDS = ("spatial", "depthwise", "tucker2", "channel")
@@ -132,17 +132,15 @@ def build(layer: ConvLayer, x: np.ndarray, y: np.ndarray) -> list[Candidate]:
         fact = spatial_svd(layer.weight)
         m = CANDIDATE_METHODS["spatial"]
         for r in rank_grid(min(cin * kh, cout * kw), chans, lambda r, m=m: m.macs(layer, r), limit):
-            root = np.sqrt(fact.s[0, :r])
-            v = (fact.u[0][:, :r] * root).reshape(cin, kh, r)
-            h = (root[:, None] * fact.vt[0][:r]).reshape(r, cout, kw)
-            out.append(Candidate("spatial", r, {"v": v}, h.transpose(1, 0, 2).reshape(cout, -1), b,
+            v, h = spatial_factors(fact, w.shape, 1, r)  # [r, Cin, kh, 1], [Cout, r, 1, kw]
+            out.append(Candidate("spatial", r, {"v": v[..., 0].transpose(1, 2, 0)}, h.reshape(cout, -1), b,
                                  m.macs(layer, r), m.params(layer, r)))
     dfact = depthwise_svd(layer.weight)
     m = CANDIDATE_METHODS["depthwise"]
     for r in (1, 2):
         if r < dfact.full_rank and m.macs(layer, r) <= limit:
-            last = (dfact.u[:, :, :r] * dfact.s[:, None, :r]).transpose(1, 0, 2).reshape(cout, -1)
-            out.append(Candidate("depthwise", r, {"d": dfact.vt[:, :r, :]}, last, b,
+            d, p = depthwise_factors(dfact, w.shape, 1, r)  # [Cin*r, 1, kh, kw], [Cout, Cin*r, 1, 1]
+            out.append(Candidate("depthwise", r, {"d": d.reshape(cin, r, -1)}, p.reshape(cout, -1), b,
                                  m.macs(layer, r), m.params(layer, r)))
     tfact = tucker2_svd(layer.weight)
     m = CANDIDATE_METHODS["tucker2"]
