@@ -6,31 +6,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from model_builders import low_rank_model
 from onnx import TensorProto, helper, numpy_helper
 
 from converter.auto import activations, allocate, pipeline
 from converter.auto.candidates import layer_error
 from converter.auto.refit import solve_last
 from converter.convert import ConvertOptions, analyse, convert_file
-
-
-def _low_rank_model(path, channels: int = 64, size: int = 32, rank: int = 16, seed: int = 0) -> None:
-    """Two 3x3 Convs whose weights are nearly spatially separable at a fast rank: a rewrite pays."""
-    rng = np.random.default_rng(seed)
-    inits, nodes, x = [], [], "x"
-    for i in range(2):
-        a = rng.standard_normal((channels * 3, rank))
-        b = rng.standard_normal((rank, channels * 3))
-        m = (a @ b) / np.sqrt(channels * 3 * rank) + 0.003 * rng.standard_normal((channels * 3, channels * 3))
-        w = m.reshape(channels, 3, channels, 3).transpose(2, 0, 1, 3).astype(np.float32)  # [o, c, y, x]
-        inits += [numpy_helper.from_array(w, f"W{i}"), numpy_helper.from_array(np.zeros(channels, np.float32), f"B{i}")]
-        nodes.append(helper.make_node("Conv", [x, f"W{i}", f"B{i}"], [f"c{i}"], name=f"conv{i}", pads=[1, 1, 1, 1]))
-        nodes.append(helper.make_node("Relu", [f"c{i}"], [f"r{i}"], name=f"relu{i}"))
-        x = f"r{i}"
-    g = helper.make_graph(nodes, "lowrank", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                                                          ["N", channels, size, size])],
-                          [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["N", channels, size, size])], inits)
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
 
 
 def _data(path, channels: int = 64, size: int = 32, n: int = 24) -> None:
@@ -51,7 +33,7 @@ def _fast(monkeypatch, tmp_path):
 @pytest.fixture(scope="module")
 def lowrank(tmp_path_factory):
     d = tmp_path_factory.mktemp("lowrank")
-    _low_rank_model(d / "m.onnx")
+    onnx.save(low_rank_model(), str(d / "m.onnx"))
     _data(d / "d.npz")
     return d
 
@@ -62,6 +44,8 @@ def _held_out_error(source, output, report) -> float:
 
 
 def test_budget_holds_on_held_out_data_and_cache_is_reused(lowrank, tmp_path):
+    """The fixture's intended point (both layers at spatial rank 16, output error ~0.005) lies far
+    inside the 0.02 budget and runs ~4x faster: auto mode must find it and accept it."""
     src, data = lowrank / "m.onnx", lowrank / "d.npz"
     r1 = convert_file(src, tmp_path / "a.onnx", _options(max_error=0.02), data=data)
     a = r1["auto"]
@@ -69,27 +53,29 @@ def test_budget_holds_on_held_out_data_and_cache_is_reused(lowrank, tmp_path):
     assert set(r1) >= {"schema_version", "tool", "source", "output", "totals", "layers", "verification",
                        "options", "timings", "auto"}
     assert a["accepted"], a["reason"]
+    assert a["chosen"]["layers_rewritten"] == 2
+    assert [row["decision"].split(":")[0] for row in a["layers"]] == ["spatial", "spatial"]
     assert a["latency"]["after_ms"] < a["latency"]["before_ms"]
+    assert a["chosen"]["held_out_error"] <= 0.01  # the intended point, not one near the budget's edge
     assert _held_out_error(src, tmp_path / "a.onnx", r1) <= 0.02
-    assert a["chosen"]["held_out_error"] <= 0.02
     assert a["curve"] and all("predicted_latency_ratio" in row for row in a["curve"])
-    assert any(row["status"] == "rewritten" for row in r1["layers"])
+    assert [row["status"] for row in r1["layers"]] == ["rewritten", "rewritten"]
     # independent check in ONNX Runtime on the whole data set
     x = np.load(data)["x"]
     y0 = ort.InferenceSession(str(src)).run(None, {"x": x})[0]
     y1 = ort.InferenceSession(str(tmp_path / "a.onnx")).run(None, {"x": x})[0]
-    assert np.linalg.norm(y1 - y0) / np.linalg.norm(y0) <= 0.03
+    assert np.linalg.norm(y1 - y0) / np.linalg.norm(y0) <= 0.02
     assert a["latency_cache"]["misses"] > 0
     r2 = convert_file(src, tmp_path / "b.onnx", _options(max_error=0.02), data=data)
     assert r2["auto"]["latency_cache"]["misses"] == 0 and r2["auto"]["latency_cache"]["hits"] > 0
     # deterministic for a fixed seed (times come from the cache, so the whole decision repeats)
     assert [row["decision"] for row in r2["auto"]["layers"]] == [row["decision"] for row in a["layers"]]
-    if r2["auto"]["accepted"]:
-        assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
+    assert r2["auto"]["accepted"], r2["auto"]["reason"]
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
 
 
-def test_original_comes_back_when_no_rewrite_pays(tmp_path):
-    """A 3-channel stem and a tiny 8-channel Conv: nothing is eligible or saves time."""
+def _tiny_model(path) -> None:
+    """A 3-channel stem (never eligible) and a small 8-channel Conv (eligible)."""
     rng = np.random.default_rng(0)
     w0 = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
     w1 = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
@@ -99,18 +85,54 @@ def test_original_comes_back_when_no_rewrite_pays(tmp_path):
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 6])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 6, 6])],
         [numpy_helper.from_array(w0, "W0"), numpy_helper.from_array(w1, "W1")])
-    src = tmp_path / "m.onnx"
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(src))
-    r = convert_file(src, tmp_path / "out.onnx", _options())
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
+def _assert_original_back(report: dict, src, out) -> None:
+    a = report["auto"]
+    assert not a["accepted"] and a["reason"]
+    assert out.read_bytes() == src.read_bytes()
+    assert all(row["status"] == "skipped" for row in report["layers"])
+    assert "stem" in report["layers"][0]["reason"]
+
+
+def test_original_comes_back_when_no_candidate_saves_time(tmp_path, monkeypatch):
+    """Where every candidate measures slower than its layer (here: the measured times are made so,
+    as on a CPU where the pair does not pay), no layer is rewritten and the original comes back."""
+    real = pipeline.measure_layer
+
+    def slower(layer, cands, *args, **kw):
+        orig = real(layer, cands, *args, **kw)
+        for c in cands:
+            c.ms = 1.5 * c.orig_ms
+        return orig
+
+    monkeypatch.setattr(pipeline, "measure_layer", slower)
+    src, out = tmp_path / "m.onnx", tmp_path / "out.onnx"
+    _tiny_model(src)
+    r = convert_file(src, out, _options())
+    assert r["auto"]["inputs"] == "random" and "weaker" in r["auto"]["guarantee_note"]
+    assert "no candidate saves measurable time" in r["auto"]["reason"]
+    _assert_original_back(r, src, out)
+
+
+def test_original_comes_back_when_the_whole_model_is_not_faster(lowrank, tmp_path, monkeypatch):
+    """The last guard: a converted model that does not measure faster end to end is not handed out,
+    however good the per-layer predictions were (the whole-model timing is made to say so)."""
+    real = pipeline.time_interleaved
+
+    def converted_slower(models, *args, **kw):
+        times = real(models, *args, **kw)
+        return times if len(times) == 1 else [times[0], 2.0 * times[0]]
+
+    monkeypatch.setattr(pipeline, "time_interleaved", converted_slower)
+    src, out = lowrank / "m.onnx", tmp_path / "o.onnx"
+    r = convert_file(src, out, _options(max_error=0.02), data=lowrank / "d.npz")
     a = r["auto"]
-    assert a["inputs"] == "random" and "weaker" in a["guarantee_note"]
-    if a["accepted"]:  # only if the tiny layer really measured faster end to end
-        assert a["latency"]["after_ms"] < a["latency"]["before_ms"]
-    else:
-        assert a["reason"]
-        assert (tmp_path / "out.onnx").read_bytes() == src.read_bytes()
-        assert all(row["status"] == "skipped" for row in r["layers"])
-    assert "stem" in r["layers"][0]["reason"]
+    assert not a["accepted"] and "not faster end to end" in a["reason"]
+    assert a["latency"]["after_ms"] == 2.0 * a["latency"]["before_ms"]
+    assert out.read_bytes() == src.read_bytes()
+    assert all(row["status"] == "skipped" for row in r["layers"])
 
 
 def test_budget_that_cannot_be_met_returns_the_original(lowrank, tmp_path):
@@ -140,10 +162,13 @@ def test_least_squares_refit_lowers_the_error(lowrank):
     before = layer_error(choice[1], x1, y1, scale)
     last, bias = solve_last(candidates.features(choice[1], x1), y1)
     after = layer_error(choice[1].with_last(last, bias), x1, y1, scale)
-    assert after < before
+    # least squares on the same rows can only lower the error; measured here: 0.0064 -> 0.0056 for the
+    # layer and 0.0051 -> 0.0045 for the model, so a 5% margin is far above float rounding (~1e-6)
+    assert after < 0.95 * before
     ev = allocate.Evaluator(model, fit, 1)
     refit_choice = {0: choice[0], 1: choice[1].with_last(last, bias)}
-    assert ev.score(allocate.build_model(model, layers, refit_choice))["max_error"] < ev.score(plain)["max_error"]
+    assert ev.score(allocate.build_model(model, layers, refit_choice))["max_error"] < \
+        0.95 * ev.score(plain)["max_error"]
 
 
 def test_plot_draws_the_trade_off(lowrank, tmp_path):

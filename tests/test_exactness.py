@@ -44,21 +44,16 @@ def _weight_and_group(model: onnx.ModelProto) -> tuple[tuple[int, ...], int]:
     return tuple(w.dims), int(group or 1)
 
 
-def expected_rewrite(method: str, w_shape: tuple[int, ...], group: int) -> bool | None:
-    """True: must be rewritten; False: must be skipped; None: either, as long as it is explained."""
+def expected_rewrite(method: str, w_shape: tuple[int, ...], group: int) -> bool:
+    """Whether the converter must rewrite (True) or skip (False) this Conv, with force at full rank."""
     cout, cin_g, *kernel = w_shape
-    cout_g = cout // group
     if all(k == 1 for k in kernel):
         return False
     if method == "spatial" and (len(kernel) < 2 or kernel[0] == 1 or prod(kernel[1:]) == 1):
         return False
-    if cin_g == 1 and cout_g == 1 and group > 1:  # depthwise already (group = Cin = Cout)
+    if cin_g == 1 and group > 1:  # depthwise already (one input channel per group, any multiplier)
         return False
-    if cin_g == 1:
-        # a single-channel standard Conv (group 1) is the seed's spatial example: spatial must take it
-        if method == "spatial" and group == 1:
-            return True
-        return None  # depth-multiplier Conv, or 1 -> 1 for depthwise: nothing to gain, skipping is fine
+    # a single-channel standard Conv (group 1) is the seed's spatial example; both methods take it
     return True
 
 
@@ -78,11 +73,8 @@ def test_full_rank_is_exact(case: ConvCase, method: str) -> None:
     assert len(rows) == 1
     row = rows[0]
     want = expected_rewrite(method, w_shape, group)
-    if want is True:
-        assert row["status"] == "rewritten", f"{case.name}: skipped ({row['reason']})"
-    elif want is False:
-        assert row["status"] == "skipped"
-    if row["status"] == "skipped":
+    assert row["status"] == ("rewritten" if want else "skipped"), f"{case.name}: {row['status']} ({row['reason']})"
+    if not want:
         assert row["reason"], "a skipped Conv must say why"
         assert row["new_nodes"] == []
     else:
@@ -98,7 +90,7 @@ def test_full_rank_is_exact(case: ConvCase, method: str) -> None:
         assert_close(got, want_out, rtol=1e-4, atol=1e-4, what=f"{case.name} ({method})")
     # the pytorch-converted (IR 3) cases list their weights as inputs: dead ones must go from both lists
     names_left = {t.name for t in model.graph.initializer}
-    if row["status"] == "rewritten":
+    if want:
         assert not any(v.name not in names_left and v.name not in case.inputs for v in model.graph.input)
 
 
