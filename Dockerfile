@@ -17,7 +17,7 @@ RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin sepconv \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY converter ./converter
-COPY cli ./cli
+COPY sepconv ./sepconv
 COPY service ./service
 # runtime dependencies only (no test, plot or train extras)
 RUN pip install --no-compile ".[service]" && rm -rf /app/build

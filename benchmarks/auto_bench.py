@@ -31,10 +31,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from converter.bench import benchmark  # noqa: E402
-from converter.convert import ConvertOptions, convert_file  # noqa: E402
-from converter.data import InputSet  # noqa: E402
-from converter.verify import verify  # noqa: E402
+from sepconv.converter.bench import benchmark  # noqa: E402
+from sepconv.converter.convert import ConvertOptions, convert_file  # noqa: E402
+from sepconv.converter.data import InputSet  # noqa: E402
+from sepconv.converter.verify import verify  # noqa: E402
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]

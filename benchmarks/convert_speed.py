@@ -36,12 +36,11 @@ def child(model_path: str, method: str, policy: str) -> None:
     """Run in a fresh process: time the conversion and the bare SVDs, report peak memory."""
     import numpy as np
     import onnx
-
-    from converter import ConvertOptions, convert_file
-    from converter.graph import ModelGraph
-    from converter.layers import find_conv_layers
-    from converter.methods import METHODS
-    from converter.shapes import infer_shapes
+    from sepconv.converter import ConvertOptions, convert_file
+    from sepconv.converter.graph import ModelGraph
+    from sepconv.converter.layers import find_conv_layers
+    from sepconv.converter.methods import METHODS
+    from sepconv.converter.shapes import infer_shapes
 
     kind, _, value = policy.partition("=")
     opts = ConvertOptions(method=method, verify=False, **{kind: value if kind == "rank" else float(value)})

@@ -14,10 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from converter import ConvertOptions, convert_file  # noqa: E402
-from converter.bench import benchmark  # noqa: E402
-from converter.data import load_npz, prepare_inputs  # noqa: E402
-from converter.modelio import load_model  # noqa: E402
+from sepconv.converter import ConvertOptions, convert_file  # noqa: E402
+from sepconv.converter.bench import benchmark  # noqa: E402
+from sepconv.converter.data import load_npz, prepare_inputs  # noqa: E402
+from sepconv.converter.modelio import load_model  # noqa: E402
 
 POLICIES = [
     ("depthwise", {"rank": 1}), ("depthwise", {"ratio": 0.5}), ("depthwise", {"energy": 0.9}),

@@ -1,11 +1,21 @@
 """sepconv's converter: factorize the Conv layers of an ONNX model, count what it saves,
-verify it in ONNX Runtime. Depends on onnx, onnxruntime and numpy only."""
+verify it in ONNX Runtime. Depends on onnx, onnxruntime and numpy only.
+
+What the CLI, the service and library users need is exported here; the modules below are
+the implementation and may change.
+"""
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .analysis import inspect_model
+from .bench import benchmark
+from .convert import ConvertOptions, analyse, convert_file, convert_model
+from .data import ArrayHeader, InputSet, load_npz, npz_headers, prepare_inputs
+from .errors import SepconvError, first_line
+from .modelio import check_model, iter_tensors, load_model
+from .shapes import input_shapes, parse_input_shapes
+from .version import __version__
 
-from .convert import ConvertOptions, analyse, convert_file, convert_model  # noqa: E402
-from .errors import SepconvError  # noqa: E402
-
-__all__ = ["ConvertOptions", "SepconvError", "analyse", "convert_file", "convert_model", "__version__"]
+__all__ = ["ArrayHeader", "ConvertOptions", "InputSet", "SepconvError", "__version__", "analyse", "benchmark",
+           "check_model", "convert_file", "convert_model", "first_line", "input_shapes", "inspect_model",
+           "iter_tensors", "load_model", "load_npz", "npz_headers", "parse_input_shapes", "prepare_inputs"]

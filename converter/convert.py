@@ -17,7 +17,6 @@ from pathlib import Path
 
 import onnx
 
-from . import __version__
 from .data import load_npz, prepare_inputs
 from .errors import SepconvError
 from .graph import ModelGraph
@@ -29,6 +28,7 @@ from .ranks import RankPolicy
 from .report import build_report, count_params, layer_row
 from .shapes import infer_shapes
 from .verify import verify
+from .version import __version__
 
 #: The method name that lets sepconv choose method and rank per layer (``converter.auto``).
 AUTO = "auto"

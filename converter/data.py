@@ -77,6 +77,62 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
         raise SepconvError(f"{p}: not a readable .npz file ({first_line(exc, 200)})") from None
 
 
+@dataclass(frozen=True)
+class ArrayHeader:
+    """One array of an npz as its ``.npy`` header declares it (nothing decompressed)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    compressed_bytes: int
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+
+def npz_headers(path: str | Path, name: str | None = None) -> list[ArrayHeader]:
+    """The arrays of an npz from their headers alone: cheap on any file, refuses pickles.
+
+    ``name`` is what the user calls the file, for the messages (default: the path)."""
+    p, label = Path(path), name or str(path)
+    if p.stat().st_size == 0:
+        raise SepconvError(f"{label}: the file is empty", "unsupported")
+    try:
+        zf = zipfile.ZipFile(p)
+    except (zipfile.BadZipFile, OSError):
+        raise SepconvError(f"{label}: not an .npz file (not a zip archive)", "unsupported") from None
+    headers = []
+    with zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                raise SepconvError(f"{label}: member {info.filename!r} is not a .npy array")
+            try:
+                with zf.open(info) as fh:
+                    shape, dtype = _npy_header(fh)
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+                raise SepconvError(f"{label}: array {info.filename!r} is not readable "
+                                   f"({first_line(exc, 200)})") from None
+            if dtype.hasobject:
+                raise SepconvError(f"{label}: array {info.filename[:-4]!r} holds Python objects (pickles are refused)")
+            headers.append(ArrayHeader(info.filename[:-4], tuple(shape), dtype, info.compress_size))
+    if not headers:
+        raise SepconvError(f"{label}: the npz holds no arrays")
+    return headers
+
+
+def _npy_header(fh) -> tuple[tuple[int, ...], np.dtype]:
+    fmt = np.lib.format
+    version = fmt.read_magic(fh)
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(fh)
+    elif version == (2, 0):
+        shape, _, dtype = fmt.read_array_header_2_0(fh)
+    else:
+        raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    return shape, dtype
+
+
 def input_dtypes(model: onnx.ModelProto) -> dict[str, np.dtype]:
     return {v.name: helper.tensor_dtype_to_np_dtype(v.type.tensor_type.elem_type) for v in graph_inputs(model)}
 

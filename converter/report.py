@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import onnx
 
-from . import __version__
 from .macs import ratio
 from .modelio import iter_tensors, tensor_numel, write_bytes_atomic
 from .shapes import shape_list
+from .version import __version__
 
 if TYPE_CHECKING:
     from .convert import Decision

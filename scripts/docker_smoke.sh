@@ -79,7 +79,7 @@ for _ in $(seq 1 120); do
         curl -fsS "http://127.0.0.1:$PORT/v1/models" >/dev/null || fail "GET /v1/models failed"
         # the installed package must be the one serving (not the checkout)
         (cd "$WORK/run" && "$WORK/venv/bin/python" -c \
-            "import service, sys; sys.exit(0 if '$WORK' in service.__file__ else 1)") \
+            "import sepconv.service as s, sys; sys.exit(0 if '$WORK' in s.__file__ else 1)") \
             || fail "the service was not imported from the fresh install"
         echo "docker_smoke: OK"
         exit 0

@@ -1,4 +1,4 @@
-"""``python -m service``: start the service without the ``sepconv`` console script."""
+"""``python -m sepconv.service``: start the service without the ``sepconv`` console script."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m service", description="Run sepconv's REST service.")
+    p = argparse.ArgumentParser(prog="python -m sepconv.service", description="Run sepconv's REST service.")
     p.add_argument("--host", help="address to listen on (default: SEPCONV_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: SEPCONV_PORT or 8000)")
     p.add_argument("--workers", type=int, help="conversion worker processes (default: SEPCONV_WORKERS or 2)")

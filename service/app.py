@@ -8,8 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI
-
-from converter import __version__
+from sepconv.converter import __version__
 
 from . import errors
 from .manager import Services

@@ -11,9 +11,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sepconv.converter import SepconvError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from converter import SepconvError
 
 log = logging.getLogger("sepconv.service")
 

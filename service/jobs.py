@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
-from converter import SepconvError
+from sepconv.converter import SepconvError
 
 log = logging.getLogger("sepconv.service.jobs")
 

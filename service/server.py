@@ -1,4 +1,4 @@
-"""Run the service with uvicorn: what ``sepconv serve`` and ``python -m service`` call."""
+"""Run the service with uvicorn: what ``sepconv serve`` and ``python -m sepconv.service`` call."""
 
 from __future__ import annotations
 

@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import os
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import onnx
-
-from converter import ConvertOptions, SepconvError, convert_file
-from converter.bench import benchmark as run_benchmark
-from converter.data import load_npz, prepare_inputs
-from converter.errors import first_line
-from converter.inspect import inspect_model
-from converter.modelio import check_model, iter_tensors
-from converter.shapes import input_shapes
+from sepconv.converter import (
+    ConvertOptions,
+    SepconvError,
+    check_model,
+    convert_file,
+    first_line,
+    input_shapes,
+    inspect_model,
+    iter_tensors,
+    load_npz,
+    npz_headers,
+    prepare_inputs,
+)
+from sepconv.converter import benchmark as run_benchmark
 
 Progress = Callable[[str, float | None], None]
 
@@ -81,43 +85,8 @@ def refuse_external_data(model: onnx.ModelProto, name: str) -> None:
 
 def validate_dataset(payload: dict, progress: Progress) -> dict:
     """List the npz's arrays from their headers (no pickles, nothing loaded whole)."""
-    path, name = Path(payload["path"]), payload["name"]
-    if path.stat().st_size == 0:
-        raise SepconvError(f"{name}: the file is empty", "unsupported")
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        raise SepconvError(f"{name}: not an .npz file (not a zip archive)", "unsupported") from None
-    arrays = []
-    with zf:
-        for info in zf.infolist():
-            if not info.filename.endswith(".npy"):
-                raise SepconvError(f"{name}: member {info.filename!r} is not a .npy array")
-            try:
-                with zf.open(info) as fh:
-                    version = np.lib.format.read_magic(fh)
-                    shape, _, dtype = _read_header(fh, version)
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-                raise SepconvError(f"{name}: array {info.filename!r} is not readable "
-                                   f"({first_line(exc, 200)})") from None
-            if dtype.hasobject:
-                raise SepconvError(f"{name}: array {info.filename[:-4]!r} holds Python objects (pickles are refused)")
-            arrays.append({"name": info.filename[:-4], "shape": list(shape), "dtype": dtype.name})
-    if not arrays:
-        raise SepconvError(f"{name}: the npz holds no arrays")
-    return {"arrays": arrays}
-
-
-def _read_header(fh, version: tuple[int, int]):
-    fmt = np.lib.format
-    if version == (1, 0):
-        return fmt.read_array_header_1_0(fh)
-    if version == (2, 0):
-        return fmt.read_array_header_2_0(fh)
-    private = getattr(fmt, "_read_array_header", None)
-    if private is None:
-        raise ValueError(f"unsupported .npy format version {version}")
-    return private(fh, version)
+    headers = npz_headers(payload["path"], payload["name"])
+    return {"arrays": [{"name": h.name, "shape": list(h.shape), "dtype": h.dtype.name} for h in headers]}
 
 
 def check_data(payload: dict, progress: Progress) -> dict:

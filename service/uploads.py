@@ -13,10 +13,9 @@ from pathlib import Path
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from sepconv.converter.errors import first_line
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-
-from converter.errors import first_line
 
 from .errors import ApiError
 from .storage import BlobStore, Incoming, TooLarge

@@ -1,4 +1,4 @@
-"""Shared test setup: the repository root on sys.path, so tests run from a plain checkout too."""
+"""Shared test setup: the tests folder on sys.path for the shared builders (sepconv itself is installed)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,5 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))

@@ -42,7 +42,7 @@ def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
 
 
 class Server:
-    """``python -m service`` on a free loopback port, with its own data directory."""
+    """``python -m sepconv.service`` on a free loopback port, with its own data directory."""
 
     def __init__(self, data_dir: Path, workers: int = 2, env: dict[str, str] | None = None) -> None:
         self.data_dir, self.workers, self.extra_env = data_dir, workers, env or {}
@@ -59,7 +59,7 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SEPCONV_")}
         env.update(self.extra_env)
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-        cmd = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(self.port),
+        cmd = [sys.executable, "-m", "sepconv.service", "--host", "127.0.0.1", "--port", str(self.port),
                "--workers", str(self.workers), "--data-dir", str(self.data_dir)]
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

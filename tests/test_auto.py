@@ -8,11 +8,10 @@ import onnxruntime as ort
 import pytest
 from model_builders import low_rank_model
 from onnx import TensorProto, helper, numpy_helper
-
-from converter.auto import activations, allocate, pipeline
-from converter.auto.candidates import layer_error
-from converter.auto.refit import solve_last
-from converter.convert import ConvertOptions, analyse, convert_file
+from sepconv.converter.auto import activations, allocate, pipeline
+from sepconv.converter.auto.candidates import layer_error
+from sepconv.converter.auto.refit import solve_last
+from sepconv.converter.convert import ConvertOptions, analyse, convert_file
 
 
 def _data(path, channels: int = 64, size: int = 32, n: int = 24) -> None:
@@ -146,9 +145,9 @@ def test_least_squares_refit_lowers_the_error(lowrank):
     """Refit on the inputs the second layer sees after the first is converted beats weight SVD."""
     model = onnx.load(str(lowrank / "m.onnx"))
     _, layers = analyse(model, {})
-    from converter.data import prepare_inputs
+    from sepconv.converter.data import prepare_inputs
     fit = prepare_inputs(model, {}, {"x": np.load(lowrank / "d.npz")["x"][:8]})
-    from converter.auto import candidates
+    from sepconv.converter.auto import candidates
     positions = {la.name: activations.sample_positions(la, fit.samples, i) for i, la in enumerate(layers)}
     xs = activations.collect_patches(model, fit, layers, positions, 1)
     choice = {}

@@ -18,7 +18,7 @@ SAMPLES = ROOT / "sample_models"
 
 
 def sepconv(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sepconv", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, timeout=300)
 
 

@@ -18,8 +18,7 @@ import pytest
 from model_builders import assert_close, assert_model_hygiene, copy_model, run, with_weight_as_initializer
 from onnx import numpy_helper
 from onnx_conv_cases import ConvCase, backend_conv_cases, pytorch_converted_conv_cases
-
-from converter import ConvertOptions, convert_model
+from sepconv.converter import ConvertOptions, convert_model
 
 METHODS = ("depthwise", "spatial")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import sepconv.converter.modelio
 from model_builders import (
     all_graphs,
     assert_close,
@@ -25,9 +26,7 @@ from model_builders import (
     run,
 )
 from onnx import TensorProto, helper, numpy_helper
-
-import converter.modelio
-from converter import ConvertOptions, SepconvError, convert_file, convert_model
+from sepconv.converter import ConvertOptions, SepconvError, convert_file, convert_model
 
 FULL = {"rank": "full", "force": True, "verify": False}
 METHODS = ("depthwise", "spatial")
@@ -439,7 +438,7 @@ def test_model_with_external_data_loads_and_converts(tmp_path: Path) -> None:
 
 
 def test_save_switches_to_external_data_past_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(converter.modelio, "EXTERNAL_DATA_THRESHOLD", 10_000)
+    monkeypatch.setattr(sepconv.converter.modelio, "EXTERNAL_DATA_THRESHOLD", 10_000)
     model = big_model()
     src = tmp_path / "model.onnx"
     onnx.save(model, src)

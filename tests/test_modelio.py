@@ -9,8 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 from onnx import numpy_helper as nh
-
-from converter.modelio import save_model, write_atomic
+from sepconv.converter.modelio import save_model, write_atomic
 
 
 def _mixed_model() -> onnx.ModelProto:

@@ -19,9 +19,8 @@ from model_builders import (
     random_weight,
     run,
 )
-
-from converter import ConvertOptions, convert_model
-from converter.methods import depthwise_factors, depthwise_svd, spatial_factors, spatial_svd
+from sepconv.converter import ConvertOptions, convert_model
+from sepconv.converter.methods import depthwise_factors, depthwise_svd, spatial_factors, spatial_svd
 
 SETTINGS = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 

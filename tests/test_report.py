@@ -11,9 +11,8 @@ import onnx
 import pytest
 from model_builders import conv_model, conv_node, make_model, random_weight, run
 from onnx import TensorProto, helper, numpy_helper
-
-from converter import ConvertOptions, SepconvError, convert_file
-from converter.report import schema
+from sepconv.converter import ConvertOptions, SepconvError, convert_file
+from sepconv.converter.report import schema
 
 CLASSES = 6
 
@@ -275,7 +274,7 @@ def test_ir3_model_converts_and_saves(tmp_path: Path) -> None:
 
 def test_model_that_fails_verification_is_not_left_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """If ONNX Runtime cannot verify the converted model, the error is reported and no output remains."""
-    import converter.convert as conv
+    import sepconv.converter.convert as conv
 
     def failing_verify(*args, **kwargs):
         raise SepconvError("ONNX Runtime failed to run the converted model: simulated")

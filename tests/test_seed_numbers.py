@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from model_builders import assert_close, conv_model, copy_model, run
-
-from converter import ConvertOptions, convert_file, convert_model
-from converter.inspect import inspect_model
+from sepconv.converter import ConvertOptions, convert_file, convert_model
+from sepconv.converter.analysis import inspect_model
 
 
 def seed_depthwise_model() -> tuple:

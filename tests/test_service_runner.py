@@ -8,9 +8,8 @@ import time
 
 import psutil
 import pytest
+from sepconv.service.jobs import ProcessRunner, TaskError
 from service_fixtures import Server, alive, conv_model, upload
-
-from service.jobs import ProcessRunner, TaskError
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,8 @@ import numpy as np
 import onnx
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-
-from converter import ConvertOptions, SepconvError
-from converter.shapes import format_shape, input_shapes
+from sepconv.converter import ConvertOptions, SepconvError
+from sepconv.converter.shapes import format_shape, input_shapes
 
 from ..errors import ApiError, not_found
 from ..manager import Services

@@ -18,9 +18,9 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from converter import ConvertOptions, SepconvError, __version__, convert_file
-from converter.errors import first_line
-from converter.methods import METHODS
+from sepconv.converter import ConvertOptions, SepconvError, __version__, convert_file
+from sepconv.converter.errors import first_line
+from sepconv.converter.methods import METHODS
 
 from . import tables
 
@@ -108,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def options_from_args(args: argparse.Namespace) -> ConvertOptions:
-    from converter.convert import DEFAULT_MAX_ERROR
-    from converter.shapes import parse_input_shapes
+    from sepconv.converter.convert import DEFAULT_MAX_ERROR
+    from sepconv.converter.shapes import parse_input_shapes
     max_error = args.max_error
     if max_error is None and args.max_accuracy_drop is None:
         max_error = DEFAULT_MAX_ERROR
@@ -131,9 +131,9 @@ def show(args: argparse.Namespace, result: dict, table, console: Console) -> int
 
 
 def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
-    from converter.inspect import inspect_model
-    from converter.modelio import load_model
-    from converter.shapes import parse_input_shapes
+    from sepconv.converter.analysis import inspect_model
+    from sepconv.converter.modelio import load_model
+    from sepconv.converter.shapes import parse_input_shapes
     info = inspect_model(load_model(args.model), parse_input_shapes(args.input_shape))
     return show(args, info, tables.inspect_table, console)
 
@@ -207,7 +207,7 @@ def _convert_one(src: str, out: str, report: str, options: ConvertOptions, data:
 def cmd_batch(args: argparse.Namespace, console: Console) -> int:
     from rich.progress import Progress
 
-    from converter.modelio import write_bytes_atomic
+    from sepconv.converter.modelio import write_bytes_atomic
     options = options_from_args(args)
     options.policy()
     files = expand_inputs(args.inputs)
@@ -244,10 +244,10 @@ def cmd_batch(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    from converter.bench import benchmark
-    from converter.data import load_npz, prepare_inputs
-    from converter.modelio import load_model
-    from converter.shapes import parse_input_shapes
+    from sepconv.converter.bench import benchmark
+    from sepconv.converter.data import load_npz, prepare_inputs
+    from sepconv.converter.modelio import load_model
+    from sepconv.converter.shapes import parse_input_shapes
     if args.runs < 1 or args.warmup < 0 or (args.threads is not None and args.threads < 1):
         raise SepconvError("--runs and --threads must be at least 1, --warmup at least 0")
     models = [m for m in (args.model, args.model2) if m]
@@ -263,7 +263,7 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     try:
-        from service.server import serve
+        from sepconv.service.server import serve
     except ImportError as exc:
         raise SepconvError(f"the service needs its extra: pip install 'sepconv[service]' ({exc})") from None
     serve(host=args.host, port=args.port, workers=args.workers, data_dir=args.data_dir)
