@@ -31,8 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sepconv.converter import ConvertOptions, convert_file  # noqa: E402
 from sepconv.converter.bench import benchmark  # noqa: E402
-from sepconv.converter.convert import ConvertOptions, convert_file  # noqa: E402
 from sepconv.converter.data import InputSet  # noqa: E402
 from sepconv.converter.verify import verify  # noqa: E402
 

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from .analysis import inspect_model
 from .bench import benchmark
-from .convert import ConvertOptions, analyse, convert_file, convert_model
+from .convert import analyse, convert_file, convert_model
 from .data import ArrayHeader, InputSet, load_npz, npz_headers, prepare_inputs
-from .errors import SepconvError, first_line
+from .errors import OptionError, SepconvError, first_line
 from .modelio import check_model, iter_tensors, load_model
+from .options import AUTO, DEFAULT_MAX_ERROR, ConvertOptions
 from .shapes import input_shapes, parse_input_shapes
 from .version import __version__
 
-__all__ = ["ArrayHeader", "ConvertOptions", "InputSet", "SepconvError", "__version__", "analyse", "benchmark",
-           "check_model", "convert_file", "convert_model", "first_line", "input_shapes", "inspect_model",
-           "iter_tensors", "load_model", "load_npz", "npz_headers", "parse_input_shapes", "prepare_inputs"]
+__all__ = [
+    "AUTO", "DEFAULT_MAX_ERROR", "ArrayHeader", "ConvertOptions", "InputSet", "OptionError", "SepconvError",
+    "__version__", "analyse", "benchmark", "check_model", "convert_file", "convert_model", "first_line",
+    "input_shapes", "inspect_model", "iter_tensors", "load_model", "load_npz", "npz_headers",
+    "parse_input_shapes", "prepare_inputs",
+]

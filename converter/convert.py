@@ -7,11 +7,10 @@ check, save atomically, verify in ONNX Runtime, and build the report.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from math import prod
 from pathlib import Path
 
@@ -24,68 +23,12 @@ from .layers import ConvLayer, find_conv_layers
 from .methods import METHODS, Factorization, Method
 from .methods.base import emitted_params
 from .modelio import load_model_sized, save_model
+from .options import AUTO, ConvertOptions
 from .ranks import RankPolicy
 from .report import build_report, count_params, layer_row
 from .shapes import infer_shapes
 from .verify import verify
 from .version import __version__
-
-#: The method name that lets sepconv choose method and rank per layer (``converter.auto``).
-AUTO = "auto"
-#: Auto mode's budget on the relative L2 error of every model output, when none is given.
-DEFAULT_MAX_ERROR = 0.01
-
-
-@dataclass
-class ConvertOptions:
-    """What the user asked for; recorded in the report and the model's metadata."""
-
-    method: str = "depthwise"
-    rank: str | int | None = None
-    energy: float | None = None
-    ratio: float | None = None
-    force: bool = False
-    include: str | None = None
-    exclude: str | None = None
-    input_shapes: dict[str, list[int]] = field(default_factory=dict)
-    verify: bool = True
-    seed: int = 0
-    threads: int | None = None
-    # auto mode (``method="auto"``): the budget checked on held-out data. The output-error
-    # budget is off (None) only when an accuracy budget is given instead.
-    max_error: float | None = DEFAULT_MAX_ERROR
-    max_accuracy_drop: float | None = None
-    plot: str | None = None
-
-    def policy(self) -> RankPolicy:
-        """Validate the options; return the rank policy they describe."""
-        if self.method not in (*METHODS, AUTO):
-            raise SepconvError(f"--method {self.method!r}: choose one of {', '.join((*METHODS, AUTO))}")
-        if self.max_error is None and self.max_accuracy_drop is None:
-            raise SepconvError("auto mode needs a budget: --max-error and/or --max-accuracy-drop")
-        if self.max_error is not None and not self.max_error > 0:
-            raise SepconvError(f"--max-error {self.max_error}: must be above 0")
-        if self.threads is not None and self.threads < 1:
-            raise SepconvError(f"--threads {self.threads}: must be at least 1")
-        if self.method != AUTO and (self.max_accuracy_drop is not None or self.plot is not None
-                                    or self.max_error not in (None, DEFAULT_MAX_ERROR)):
-            raise SepconvError("--max-error, --max-accuracy-drop and --plot apply to --method auto only")
-        if self.plot is not None and importlib.util.find_spec("matplotlib") is None:
-            raise SepconvError("--plot needs matplotlib: pip install 'sepconv[plot]'")
-        if self.max_accuracy_drop is not None and self.max_accuracy_drop < 0:
-            raise SepconvError(f"--max-accuracy-drop {self.max_accuracy_drop}: must be 0 or more")
-        for flag, pattern in (("--include", self.include), ("--exclude", self.exclude)):
-            if pattern is not None:
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    raise SepconvError(f"{flag} {pattern!r}: not a valid regular expression ({exc})") from None
-        return RankPolicy.from_options(self.rank, self.energy, self.ratio)
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["policy"] = self.policy().describe()
-        return d
 
 
 @dataclass
@@ -152,7 +95,7 @@ def apply(mg: ModelGraph, dec: Decision) -> list[str]:
 
 def convert_model(model: onnx.ModelProto, options: ConvertOptions) -> list[dict]:
     """Rewrite the model in place; return one report row per Conv."""
-    policy = options.policy()
+    policy = options.validate()
     method = METHODS[options.method]
     mg, layers = analyse(model, options.input_shapes, load_weights=False)
     if not layers:
@@ -186,7 +129,7 @@ def stamp(model: onnx.ModelProto, options: ConvertOptions) -> None:
 def convert_file(source: str | Path, output: str | Path, options: ConvertOptions,
                  data: str | Path | None = None, report_path: str | Path | None = None) -> dict:
     """Load, convert, check, save (atomically), verify and report. Returns the report."""
-    options.policy()  # fail on bad options before reading anything
+    options.validate()  # fail on bad options before reading anything
     for path, flag in ((output, "-o"), (report_path, "--report")):
         if path is not None and Path(path).is_dir():
             raise SepconvError(f"{flag} {path}: is a folder; give a file name")

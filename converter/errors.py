@@ -27,3 +27,21 @@ class SepconvError(Exception):
 
     def __str__(self) -> str:  # one line, always
         return " ".join(str(self.args[0]).split())
+
+
+class OptionError(SepconvError):
+    """A bad option, named by its field (``max_error``, ``input_shapes``) rather than by any front
+    end's spelling of it: the CLI renders the field as its flag (``--max-error``), the API as its
+    JSON field, each with :meth:`render`. ``key`` names an entry of a dict option (an input's name
+    in ``input_shapes``); ``value`` is shown after the name where it helps."""
+
+    def __init__(self, field: str, detail: str, value: object = None, key: str | None = None) -> None:
+        self.field, self.detail, self.value, self.key = field, detail, value, key
+        super().__init__(self.render(field), "invalid")
+
+    def render(self, name: str, keyed: str = "{name} {key}") -> str:
+        """The message with the field called ``name`` (``keyed`` places a dict entry's key)."""
+        subject = keyed.format(name=name, key=self.key) if self.key is not None else name
+        if self.value is not None:
+            subject += f" {self.value}"
+        return f"{subject}: {self.detail}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import SepconvError
+from .errors import OptionError
 from .layers import ConvLayer
 from .methods import Factorization, Method
 
@@ -26,26 +26,28 @@ class RankPolicy:
     @classmethod
     def from_options(cls, rank: str | int | None = None, energy: float | None = None,
                      ratio: float | None = None) -> RankPolicy:
-        given = [k for k, v in (("rank", rank), ("energy", energy), ("ratio", ratio)) if v is not None]
+        values = {"rank": rank, "energy": energy, "ratio": ratio}
+        given = [k for k, v in values.items() if v is not None]
         if len(given) > 1:
-            raise SepconvError(f"choose one rank policy, not {' and '.join('--' + g for g in given)}")
+            raise OptionError(given[1], f"give one rank policy only ({' and '.join(given)} are both set)",
+                              values[given[1]])
         if rank is not None:
             if str(rank).strip().lower() == "full":
                 return cls("full")
             try:
                 n = int(str(rank))
             except ValueError:
-                raise SepconvError(f"--rank {rank!r}: expected a positive whole number or 'full'") from None
+                raise OptionError("rank", "expected a positive whole number or 'full'", repr(rank)) from None
             if n < 1:
-                raise SepconvError(f"--rank {rank}: must be at least 1")
+                raise OptionError("rank", "must be at least 1", rank)
             return cls("rank", n)
         if energy is not None:
             if not 0.0 < energy <= 1.0:
-                raise SepconvError(f"--energy {energy}: must be in (0, 1]")
+                raise OptionError("energy", "must be in (0, 1]", energy)
             return cls("energy", float(energy))
         if ratio is not None:
             if not ratio > 0.0:
-                raise SepconvError(f"--ratio {ratio}: must be above 0")
+                raise OptionError("ratio", "must be above 0", ratio)
             return cls("ratio", float(ratio))
         return cls(*DEFAULT_POLICY)
 

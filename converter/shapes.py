@@ -12,7 +12,7 @@ import re
 
 import onnx
 
-from .errors import SepconvError
+from .errors import OptionError
 from .modelio import iter_graphs, skeleton
 
 Shape = tuple[int | None, ...]
@@ -24,7 +24,7 @@ def parse_input_shapes(specs: list[str] | None) -> dict[str, list[int]]:
     for spec in specs or []:
         m = re.fullmatch(r"\s*([^=]+?)\s*=\s*(\d+(?:\s*[x,]\s*\d+)*)\s*", spec)
         if not m:
-            raise SepconvError(f"--input-shape {spec!r}: expected NAME=DIMxDIMx..., e.g. input=1x3x224x224")
+            raise OptionError("input_shapes", "expected NAME=DIMxDIMx..., e.g. input=1x3x224x224", repr(spec))
         shapes[m.group(1)] = [int(d) for d in re.split(r"\s*[x,]\s*", m.group(2))]
     return shapes
 
@@ -48,8 +48,8 @@ def input_shapes(model: onnx.ModelProto, overrides: dict[str, list[int]]) -> dic
     inputs = {v.name: v for v in graph_inputs(model)}
     unknown = sorted(set(overrides) - set(inputs))
     if unknown:
-        raise SepconvError(f"--input-shape names {', '.join(unknown)}, which the model does not have as "
-                           f"inputs (it has: {', '.join(inputs) or 'none'})")
+        raise OptionError("input_shapes", f"names {', '.join(unknown)}, which the model does not have as "
+                          f"inputs (it has: {', '.join(inputs) or 'none'})")
     result: dict[str, Shape | None] = {}
     for name, v in inputs.items():
         shape = value_shape(v)
@@ -57,12 +57,12 @@ def input_shapes(model: onnx.ModelProto, overrides: dict[str, list[int]]) -> dic
             new = tuple(overrides[name])
             if shape is not None:
                 if len(shape) != len(new):
-                    raise SepconvError(f"--input-shape {name}: rank {len(new)} but the model's input has "
-                                       f"rank {len(shape)} ({format_shape(shape)})")
+                    raise OptionError("input_shapes", f"rank {len(new)} but the model's input has rank "
+                                      f"{len(shape)} ({format_shape(shape)})", key=name)
                 for i, (old, dim) in enumerate(zip(shape, new)):
                     if old is not None and old != dim:
-                        raise SepconvError(f"--input-shape {name}: dim {i} is fixed to {old} in the model, "
-                                           f"not {dim} ({format_shape(shape)})")
+                        raise OptionError("input_shapes", f"dim {i} is fixed to {old} in the model, not {dim} "
+                                          f"({format_shape(shape)})", key=name)
             shape = new
         result[name] = shape
     return result

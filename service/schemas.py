@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sepconv.converter.convert import DEFAULT_MAX_ERROR
+from sepconv.converter import DEFAULT_MAX_ERROR
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 Dim = Annotated[int, Field(ge=1, le=1_000_000)]

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from ..convert import ConvertOptions, Decision, analyse, stamp
+from ..convert import Decision, analyse, stamp
 from ..data import InputSet, load_npz, prepare_inputs
 from ..errors import SepconvError
 from ..layers import ConvLayer
 from ..methods.base import Emitted, emitted_params
 from ..modelio import check_model, load_model_sized, save_model, write_bytes_atomic
+from ..options import ConvertOptions
 from ..report import build_report, count_params, layer_row, write_report
 from ..shapes import input_shapes
 from ..verify import verify
@@ -49,7 +50,7 @@ def convert_auto_file(source: str | Path, output: str | Path, options: ConvertOp
                       data: str | Path | None = None, report_path: str | Path | None = None, *,
                       refit_passes: int = 1, cache_dir: Path | None = None) -> dict:
     """Auto mode's counterpart of ``convert_file``: returns (and optionally writes) the report."""
-    options.policy()
+    options.validate()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     model, bytes_before = load_model_sized(source)

@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from sepconv.converter import ConvertOptions, SepconvError, __version__, convert_file
+from sepconv.converter import ConvertOptions, OptionError, SepconvError, __version__, convert_file
 from sepconv.converter.errors import first_line
 from sepconv.converter.methods import METHODS
 
@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def options_from_args(args: argparse.Namespace) -> ConvertOptions:
-    from sepconv.converter.convert import DEFAULT_MAX_ERROR
+    from sepconv.converter import DEFAULT_MAX_ERROR
     from sepconv.converter.shapes import parse_input_shapes
     max_error = args.max_error
     if max_error is None and args.max_accuracy_drop is None:
@@ -209,7 +209,7 @@ def cmd_batch(args: argparse.Namespace, console: Console) -> int:
 
     from sepconv.converter.modelio import write_bytes_atomic
     options = options_from_args(args)
-    options.policy()
+    options.validate()
     files = expand_inputs(args.inputs)
     if not files:
         raise SepconvError("no input models found")
@@ -270,6 +270,11 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def flag(field: str) -> str:
+    """The command-line flag of a ConvertOptions field."""
+    return {"input_shapes": "--input-shape"}.get(field, "--" + field.replace("_", "-"))
+
+
 COMMANDS = {"inspect": cmd_inspect, "convert": cmd_convert, "batch": cmd_batch, "bench": cmd_bench,
             "serve": cmd_serve}
 
@@ -279,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=None if sys.stdout.isatty() else 160)
     try:
         return COMMANDS[args.command](args, console)
+    except OptionError as exc:
+        print(f"sepconv: error: {exc.render(flag(exc.field))}", file=sys.stderr)
+        return 1
     except SepconvError as exc:
         print(f"sepconv: error: {exc}", file=sys.stderr)
         return 1

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import onnx
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-from sepconv.converter import ConvertOptions, SepconvError
+from sepconv.converter import ConvertOptions, OptionError
 from sepconv.converter.shapes import format_shape, input_shapes
 
 from ..errors import ApiError, not_found
@@ -82,9 +80,9 @@ async def convert_model(model_id: str, body: ConversionRequest, svc: Services = 
     model = _model(svc, model_id)
     options = body.options()
     try:
-        ConvertOptions(**options).policy()
-    except SepconvError as exc:
-        raise ApiError(422, "invalid", _field_names(str(exc))) from None
+        ConvertOptions(**options).validate()
+    except OptionError as exc:
+        raise ApiError(422, "invalid", exc.render(exc.field, FIELD_KEY)) from None
     analysis = model["analysis"]
     if analysis.get("convs", 0) == 0:
         raise ApiError(422, "no_conv", f"model {model_id} has no Conv node to convert")
@@ -100,9 +98,8 @@ async def convert_model(model_id: str, body: ConversionRequest, svc: Services = 
     return JSONResponse(out.model_dump(mode="json"), status_code=202, headers={"Location": f"/v1/jobs/{out.id}"})
 
 
-def _field_names(message: str) -> str:
-    """The converter speaks in CLI flags (--max-error); the API in JSON fields (max_error)."""
-    return re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), message)
+#: How the API names an entry of a dict option: input_shapes['x'].
+FIELD_KEY = "{name}[{key!r}]"
 
 
 def check_input_names(analysis: dict, shapes: dict[str, list[int]]) -> None:
@@ -132,11 +129,8 @@ def check_input_shapes(model: dict, shapes: dict[str, list[int]]) -> None:
         return
     try:
         input_shapes(_inputs_only(model["analysis"]), shapes)
-    except SepconvError as exc:
-        msg = str(exc).replace("--input-shape names", "input_shapes names")  # the CLI's words, the API's fields
-        for name in shapes:
-            msg = msg.replace(f"--input-shape {name}: ", f"input_shapes[{name!r}]: ")
-        raise ApiError(422, "invalid", f"model {model['id']}: {msg}") from None
+    except OptionError as exc:
+        raise ApiError(422, "invalid", f"model {model['id']}: {exc.render(exc.field, FIELD_KEY)}") from None
 
 
 def check_same_inputs(a: dict, b: dict) -> None:

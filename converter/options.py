@@ -1,0 +1,85 @@
+"""What the user asks for, checked once: every error names the option's field.
+
+The CLI and the service build a :class:`ConvertOptions` and call :meth:`ConvertOptions.validate`
+before anything is read; each renders an :class:`~sepconv.converter.errors.OptionError` in its
+own words (``--max-error`` or ``max_error``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import asdict, dataclass, field
+
+from .errors import OptionError
+from .methods import METHODS
+from .ranks import RankPolicy
+
+#: The method name that lets sepconv choose method and rank per layer (``converter.auto``).
+AUTO = "auto"
+#: Auto mode's budget on the relative L2 error of every model output, when none is given.
+DEFAULT_MAX_ERROR = 0.01
+
+
+@dataclass
+class ConvertOptions:
+    """What the user asked for; recorded in the report and the model's metadata."""
+
+    method: str = "depthwise"
+    rank: str | int | None = None
+    energy: float | None = None
+    ratio: float | None = None
+    force: bool = False
+    include: str | None = None
+    exclude: str | None = None
+    input_shapes: dict[str, list[int]] = field(default_factory=dict)
+    verify: bool = True
+    seed: int = 0
+    threads: int | None = None
+    # auto mode (``method="auto"``): the budget checked on held-out data. The output-error
+    # budget is off (None) only when an accuracy budget is given instead.
+    max_error: float | None = DEFAULT_MAX_ERROR
+    max_accuracy_drop: float | None = None
+    plot: str | None = None
+
+    @property
+    def auto(self) -> bool:
+        return self.method == AUTO
+
+    def validate(self) -> RankPolicy:
+        """Raise the first :class:`OptionError`; return the rank policy the options describe."""
+        choices = (*METHODS, AUTO)
+        if self.method not in choices:
+            raise OptionError("method", f"choose one of {', '.join(choices)}", repr(self.method))
+        if self.threads is not None and self.threads < 1:
+            raise OptionError("threads", "must be at least 1", self.threads)
+        for name in ("include", "exclude"):
+            pattern = getattr(self, name)
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise OptionError(name, f"not a valid regular expression ({exc})", repr(pattern)) from None
+        self._validate_auto()
+        return RankPolicy.from_options(self.rank, self.energy, self.ratio)
+
+    def _validate_auto(self) -> None:
+        if not self.auto:
+            for name, unset in (("max_error", (None, DEFAULT_MAX_ERROR)), ("max_accuracy_drop", (None,)),
+                                ("plot", (None,))):
+                if getattr(self, name) not in unset:
+                    raise OptionError(name, "applies to method auto only", getattr(self, name))
+            return
+        if self.max_error is None and self.max_accuracy_drop is None:
+            raise OptionError("max_error", "auto mode needs a budget: an output error, an accuracy drop or both")
+        if self.max_error is not None and not self.max_error > 0:
+            raise OptionError("max_error", "must be above 0", self.max_error)
+        if self.max_accuracy_drop is not None and self.max_accuracy_drop < 0:
+            raise OptionError("max_accuracy_drop", "must be 0 or more", self.max_accuracy_drop)
+        if self.plot is not None and importlib.util.find_spec("matplotlib") is None:
+            raise OptionError("plot", "needs matplotlib: pip install 'sepconv[plot]'", self.plot)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["policy"] = self.validate().describe()
+        return d
