@@ -9,6 +9,7 @@ from sepconv.converter.shapes import format_shape
 
 
 def _num(v: object) -> str:
+    """One cell: "-" for unknown, thousands separators for counts, 4 significant digits for measurements."""
     if v is None:
         return "-"
     if isinstance(v, float):
@@ -19,6 +20,7 @@ def _num(v: object) -> str:
 
 
 def inspect_table(info: dict, console: Console) -> None:
+    """Each Conv with why it can or cannot be rewritten, then the totals and a hint where shapes are unknown."""
     t = Table(title=f"Conv layers (opset {info['opset']})")
     for col in ("name", "weight", "kernel", "group", "input", "output", "MACs", "eligible / why not"):
         t.add_column(col, overflow="fold")
@@ -36,6 +38,7 @@ def inspect_table(info: dict, console: Console) -> None:
 
 
 def report_table(report: dict, console: Console) -> None:
+    """A conversion report: what happened to each layer, what it saved, and how close the outputs stayed."""
     t = Table(title="Layers")
     for col in ("name", "status", "method", "rank", "MACs before", "MACs after", "weight err", "reason"):
         t.add_column(col, overflow="fold")
@@ -58,6 +61,7 @@ def report_table(report: dict, console: Console) -> None:
 
 
 def auto_summary(auto: dict, console: Console) -> None:
+    """Auto mode in words: the budget, how strong its check was, and what was chosen or why nothing was."""
     budget = auto.get("budget", {})
     parts = [f"output error <= {budget['max_error']:g}"] if budget.get("max_error") is not None else []
     if budget.get("max_accuracy_drop") is not None:
@@ -78,6 +82,7 @@ def auto_summary(auto: dict, console: Console) -> None:
 
 
 def verification_table(ver: dict | None, console: Console) -> None:
+    """Output differences beside the noise floor, so a reader can tell a real error from float rounding."""
     if not ver:
         console.print("verification: off")
         return
@@ -98,6 +103,7 @@ def verification_table(ver: dict | None, console: Console) -> None:
 
 
 def bench_table(result: dict, console: Console) -> None:
+    """Latencies, and for two models the speedup beside how far their outputs differ."""
     t = Table(title=f"ONNX Runtime latency ({result['runs']} runs, batch {result['batch_size']}, "
                     f"threads {result['threads'] or 'default'})")
     for col in ("model", "median ms", "p90 ms", "mean ms", "throughput /s"):
@@ -112,6 +118,7 @@ def bench_table(result: dict, console: Console) -> None:
 
 
 def batch_table(rows: list[dict], console: Console) -> None:
+    """One row per input, a failed one showing its error where a converted one shows its output."""
     t = Table(title="Batch summary")
     for col in ("input", "status", "rewritten", "MACs ratio", "worst rel L2 error", "output / error"):
         t.add_column(col, overflow="fold")

@@ -1,0 +1,41 @@
+"""``sepconv bench``: ONNX Runtime latency of one model, or of two on the same inputs and the speedup."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from sepconv.converter import SepconvError, benchmark, load_model, load_npz, prepare_inputs
+
+from . import tables
+from .args import add_json_arg, add_shape_args, input_shapes, show
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="ONNX Runtime latency of one model, or two and the speedup")
+    p.add_argument("model")
+    p.add_argument("model2", nargs="?")
+    p.add_argument("--runs", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--data", metavar="FILE.npz")
+    p.add_argument("--seed", type=int, default=0)
+    add_shape_args(p)
+    add_json_arg(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Inputs are prepared for every model first, so one that cannot take them fails before any timing starts."""
+    if args.runs < 1 or args.warmup < 0 or (args.threads is not None and args.threads < 1):
+        raise SepconvError("--runs and --threads must be at least 1, --warmup at least 0")
+    models = [m for m in (args.model, args.model2) if m]
+    first = load_model(models[0])
+    data = load_npz(args.data) if args.data else None
+    inputs = prepare_inputs(first, input_shapes(args), data, args.seed)
+    for other in models[1:]:
+        prepare_inputs(load_model(other), input_shapes(args), data, args.seed)
+    result = benchmark(models, inputs, runs=args.runs, warmup=args.warmup, threads=args.threads,
+                       labels=models)
+    return show(args, result, tables.bench_table, console)

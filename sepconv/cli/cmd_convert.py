@@ -1,0 +1,36 @@
+"""``sepconv convert``: one model in, its factorized copy and report out."""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+
+from rich.console import Console
+
+from sepconv.converter import convert_file
+
+from . import tables
+from .args import add_convert_args, add_json_arg, options_from_args, show
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("convert", help="convert one model")
+    p.add_argument("model")
+    p.add_argument("-o", "--output", required=True, help="where to write the converted model")
+    add_convert_args(p)
+    p.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
+    add_json_arg(p, "print the JSON report instead of tables")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    report = convert_file(args.model, args.output, options_from_args(args), data=args.data, report_path=args.report)
+    return show(args, report, partial(_print_report, args), console)
+
+
+def _print_report(args: argparse.Namespace, report: dict, console: Console) -> None:
+    """The report's tables, then why nothing changed (if so) and where the files went: a person reads this."""
+    tables.report_table(report, console)
+    if report["totals"]["rewritten"] == 0 and not report.get("auto"):
+        console.print("note: no Conv was rewritten; the reasons are in the table above")
+    console.print(f"wrote {args.output}" + (f" and {args.report}" if args.report else ""))
