@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -207,3 +208,30 @@ def test_report_gives_the_noise_floor(tmp_path: Path) -> None:
     out = json.loads(proc.stdout)["verification"]["outputs"][0]
     assert 0.0 <= out["rel_l2_noise_floor"] < 1e-5
     assert out["rel_l2_error"] < 1e-5
+
+
+def test_batch_bad_option_names_the_flag(tmp_path: Path) -> None:
+    """batch validates the options once, before any worker starts or any folder is made."""
+    model = small_conv_model(tmp_path / "m.onnx")
+    assert "--rank" in one_line_error(sepconv("batch", str(model), "-o", str(tmp_path / "out"), "--rank", "zero"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_each_command_module_registers_and_runs_itself() -> None:
+    from sepconv.cli.main import COMMANDS, build_parser
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == ["inspect", "convert", "batch", "bench", "serve"]
+    for module in COMMANDS:
+        assert sub.choices[module.__name__.rsplit(".cmd_", 1)[1]].get_default("run") is module.run
+
+
+def test_option_fields_are_named_by_their_flags() -> None:
+    from sepconv.cli.args import flag
+    assert flag("input_shapes") == "--input-shape"
+    assert flag("max_accuracy_drop") == "--max-accuracy-drop"
+
+
+def test_main_in_process_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sepconv.cli.main import main
+    assert main(["bench", str(small_conv_model(tmp_path / "m.onnx")), "--runs", "0"]) == 1
+    assert capsys.readouterr().err == "sepconv: error: --runs and --threads must be at least 1, --warmup at least 0\n"
