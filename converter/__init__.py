@@ -7,13 +7,14 @@ the implementation and may change.
 
 from __future__ import annotations
 
-from .analysis import inspect_model
+from .analysis import analyse, inspect_model
 from .bench import benchmark
-from .convert import analyse, convert_file, convert_model
 from .data import ArrayHeader, InputSet, load_npz, npz_headers, prepare_inputs
 from .errors import OptionError, SepconvError, first_line
+from .job import convert_file
 from .modelio import check_model, iter_tensors, load_model
 from .options import AUTO, DEFAULT_MAX_ERROR, ConvertOptions
+from .rewrite import convert_model
 from .shapes import input_shapes, parse_input_shapes
 from .version import __version__
 

@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import onnx
 
-from .convert import analyse
+from .graph import ModelGraph
+from .layers import ConvLayer, find_conv_layers
 from .methods import METHODS
+from .modelio import opset_version
 from .report import count_params
-from .shapes import graph_inputs, shape_list, value_shape
+from .shapes import graph_inputs, infer_shapes, shape_list, value_shape
+
+
+def analyse(model: onnx.ModelProto, input_shapes: dict[str, list[int]],
+            load_weights: bool = True) -> tuple[ModelGraph, list[ConvLayer]]:
+    """Index the model and describe every Conv in it."""
+    mg = ModelGraph(model)
+    return mg, find_conv_layers(mg, infer_shapes(model, input_shapes), load_weights)
 
 
 def inspect_model(model: onnx.ModelProto, input_shapes: dict[str, list[int]] | None = None) -> dict:
@@ -32,7 +41,7 @@ def inspect_model(model: onnx.ModelProto, input_shapes: dict[str, list[int]] | N
         })
     known = [r["macs"] for r in rows if r["macs"] is not None]
     return {
-        "opset": _opset(model), "ir_version": model.ir_version,
+        "opset": opset_version(model), "ir_version": model.ir_version,
         "inputs": [_io(v) for v in graph_inputs(model)],
         "outputs": [_io(v) for v in model.graph.output],
         "convs": len(rows), "eligible_convs": sum(1 for r in rows if r["eligible"]),
@@ -40,10 +49,6 @@ def inspect_model(model: onnx.ModelProto, input_shapes: dict[str, list[int]] | N
         "convs_with_unknown_macs": len(rows) - len(known),
         "params": count_params(model), "layers": rows,
     }
-
-
-def _opset(model: onnx.ModelProto) -> int | None:
-    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
 
 
 def _io(v: onnx.ValueInfoProto) -> dict:

@@ -1,17 +1,13 @@
-"""Latency in ONNX Runtime, measured, not estimated.
-
-Two models are timed interleaved (run A, run B, run A, ...) on the same inputs, so
-machine noise hits both alike; the speedup is the ratio of their medians.
-"""
+"""``sepconv bench``: latency of one model, or of two and the speedup, measured in ONNX Runtime
+(interleaved, see :mod:`~sepconv.converter.timing`), with the output difference for two."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 
 from .data import InputSet
-from .runtime import ModelSource, run, session
+from .runtime import ModelSource, session
+from .timing import interleave
 from .verify import verify
 
 
@@ -21,18 +17,9 @@ def benchmark(models: list[ModelSource], inputs: InputSet, runs: int = 50, warmu
     difference when two models are given."""
     if not 1 <= len(models) <= 2:
         raise ValueError("benchmark takes one or two models")
-    sessions = [session(m, threads) for m in models]
     feed = next(inputs.batches())
     batch = len(next(iter(feed.values())))
-    for _ in range(warmup):
-        for s in sessions:
-            run(s, feed)
-    times: list[list[float]] = [[] for _ in sessions]
-    for _ in range(runs):
-        for s, t in zip(sessions, times):
-            t0 = time.perf_counter()
-            run(s, feed)
-            t.append(time.perf_counter() - t0)
+    times = interleave([session(m, threads) for m in models], feed, runs, warmup)
     names = labels or [f"model{i}" for i in range(len(models))]
     result: dict = {
         "runs": runs, "warmup": warmup, "threads": threads, "batch_size": batch,

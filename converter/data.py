@@ -167,7 +167,7 @@ def prepare_inputs(model: onnx.ModelProto, overrides: dict[str, list[int]], data
         if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
             raise SepconvError(f"'labels' must be {n} whole numbers (one per sample), "
                                f"not an array of shape {labels.shape} and dtype {labels.dtype}")
-    batch = _batch_size(shapes)
+    batch = fixed_batch(shapes)
     if batch is not None and n % batch:
         raise SepconvError(f"the model's batch size is fixed to {batch}, but the data has {n} samples "
                            f"(not a multiple of {batch})")
@@ -199,7 +199,7 @@ def _check_array(name: str, a: np.ndarray, shape: Shape | None, dtype: np.dtype)
     return a.astype(dtype)
 
 
-def _batch_size(shapes: dict[str, Shape | None]) -> int | None:
+def fixed_batch(shapes: dict[str, Shape | None]) -> int | None:
     """The fixed batch size, when every input fixes its first dim (to the same value)."""
     firsts = {s[0] for s in shapes.values() if s}
     if len(firsts) == 1:
@@ -211,7 +211,7 @@ def _batch_size(shapes: dict[str, Shape | None]) -> int | None:
 def _random_inputs(shapes: dict[str, Shape | None], dtypes: dict[str, np.dtype], seed: int,
                    samples: int | None) -> InputSet:
     rng = np.random.default_rng(seed)
-    batch = _batch_size(shapes)
+    batch = fixed_batch(shapes)
     firsts = {s[0] for s in shapes.values() if s}
     # a scalar input, or inputs whose fixed first dims differ, share no sample axis
     whole = any(s == () for s in shapes.values()) or (batch is None and any(d is not None for d in firsts))

@@ -41,6 +41,21 @@ class _Pending:
     initializers: list[onnx.TensorProto] = field(default_factory=list)
 
 
+class Names:
+    """Fresh names: ``base`` itself when it is free, else ``base_1``, ``base_2``, ..."""
+
+    def __init__(self, taken: set[str] | None = None) -> None:
+        self.taken: set[str] = taken if taken is not None else set()
+
+    def fresh_name(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.taken:
+            name = f"{base}_{k}"
+            k += 1
+        self.taken.add(name)
+        return name
+
+
 class ModelGraph:
     """Index and editor of an ONNX model's graphs."""
 
@@ -48,7 +63,7 @@ class ModelGraph:
         self.model = model
         self.graphs: list[GraphInfo] = []
         self._collect(model.graph, "main")
-        self._names: set[str] = set()
+        self._names = Names()
         self._uses: Counter[str] = Counter()
         self._initializers: dict[str, tuple[int, onnx.TensorProto]] = {}
         self._constant_nodes: dict[str, tuple[int, int]] = {}
@@ -58,22 +73,22 @@ class ModelGraph:
             g = info.graph
             for t in g.initializer:
                 self._initializers[t.name] = (gi, t)
-                self._names.add(t.name)
+                self._names.taken.add(t.name)
             for v in list(g.input) + list(g.output) + list(g.value_info):
-                self._names.add(v.name)
+                self._names.taken.add(v.name)
             for v in g.output:
                 self._graph_outputs.add(v.name)
                 self._uses[v.name] += 1
             for ni, node in enumerate(g.node):
                 ref = NodeRef(gi, ni)
                 if node.name:
-                    self._names.add(node.name)
+                    self._names.taken.add(node.name)
                 for name in node.input:
                     if name:
                         self._uses[name] += 1
                         self._consumers.setdefault(name, []).append(ref)
                 for name in node.output:
-                    self._names.add(name)
+                    self._names.taken.add(name)
                 if node.op_type == "Constant" and len(node.output) == 1:
                     self._constant_nodes[node.output[0]] = (gi, ni)
         self._pending: dict[int, _Pending] = {}
@@ -140,12 +155,7 @@ class ModelGraph:
     # ----- naming --------------------------------------------------------------------
     def fresh_name(self, base: str) -> str:
         """A name not used anywhere in the model, ``base`` itself when it is free."""
-        name, k = base, 1
-        while name in self._names:
-            name = f"{base}_{k}"
-            k += 1
-        self._names.add(name)
-        return name
+        return self._names.fresh_name(base)
 
     # ----- editing -------------------------------------------------------------------
     def replace(self, ref: NodeRef, new_nodes: list[onnx.NodeProto],

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import onnx
 from onnx import helper
 
 from .bnfold import fold_batchnorm
@@ -225,12 +224,3 @@ def _find_following_batchnorm(mg: ModelGraph, layer: ConvLayer) -> None:
     layer.batchnorm_epsilon = float(attrs.get("epsilon", 1e-5))
     layer.batchnorm = consumers[0]
     layer.output_name = bn.output[0]
-
-
-def conv_node(name: str, inputs: list[str], output: str, kernel: tuple[int, ...], pads: tuple[int, ...],
-              strides: tuple[int, ...], dilations: tuple[int, ...], group: int, doc: str) -> onnx.NodeProto:
-    """A Conv node with every attribute explicit."""
-    node = helper.make_node("Conv", inputs, [output], name=name, kernel_shape=list(kernel), pads=list(pads),
-                            strides=list(strides), dilations=list(dilations), group=group)
-    node.doc_string = doc
-    return node

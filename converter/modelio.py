@@ -63,6 +63,11 @@ def _external_bytes(model: onnx.ModelProto, base: Path) -> int:
     return total
 
 
+def opset_version(model: onnx.ModelProto) -> int | None:
+    """The model's version of the default ONNX operator set."""
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+
+
 def check_model(model: onnx.ModelProto | bytes | str | os.PathLike[str], where: str | os.PathLike[str] = "model",
                 *, full: bool = False, structure_only: bool = False) -> None:
     """Run onnx.checker on a model, its serialized bytes or its path; raise a one-line error.

@@ -79,6 +79,14 @@ class ConvertOptions:
         if self.plot is not None and importlib.util.find_spec("matplotlib") is None:
             raise OptionError("plot", "needs matplotlib: pip install 'sepconv[plot]'", self.plot)
 
+    def skip_reason(self, layer_name: str) -> str | None:
+        """Why --include/--exclude leave this layer alone, or None."""
+        if self.include and not re.search(self.include, layer_name):
+            return "not matched by --include"
+        if self.exclude and re.search(self.exclude, layer_name):
+            return "matched by --exclude"
+        return None
+
     def as_dict(self) -> dict:
         d = asdict(self)
         d["policy"] = self.validate().describe()

@@ -20,7 +20,7 @@ from .shapes import shape_list
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .convert import Decision
+    from .plan import Decision
 
 SCHEMA_VERSION = 1
 

@@ -274,7 +274,7 @@ def test_ir3_model_converts_and_saves(tmp_path: Path) -> None:
 
 def test_model_that_fails_verification_is_not_left_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """If ONNX Runtime cannot verify the converted model, the error is reported and no output remains."""
-    import sepconv.converter.convert as conv
+    import sepconv.converter.job as conv
 
     def failing_verify(*args, **kwargs):
         raise SepconvError("ONNX Runtime failed to run the converted model: simulated")

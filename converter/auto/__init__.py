@@ -1,13 +1,16 @@
 """Auto mode: per-layer method and rank chosen from data and measured latency, within a budget.
 
-``convert_auto_file`` is what ``convert_file`` calls for ``method="auto"``. Modules, one idea
-each: ``activations`` (layer inputs from a real run), ``candidates`` (the rewrites of one
-layer), ``latency`` (measured, cached), ``refit`` (least squares), ``allocate`` (the
-trade-off and its search), ``pipeline`` (the whole job and its report), ``plot``.
+``convert_auto`` is the strategy the conversion job (``converter.job``) runs for
+``method="auto"``. Modules, one idea each: ``split`` (fitting and held-out data),
+``activations`` (layer inputs from a real run), ``candidates`` (every method's rewrites of one
+layer, scored), ``refit`` (least squares), ``latency`` (measured, cached), ``fitting`` (the
+per-layer candidates, fit and timed), ``allocate`` (the trade-off path and model scoring),
+``search`` (the longest prefix within the budget), ``section`` (the report's part),
+``pipeline`` (the strategy, phase by phase), ``plot``.
 """
 
 from __future__ import annotations
 
-from .pipeline import convert_auto_file
+from .pipeline import AutoOutcome, convert_auto
 
-__all__ = ["convert_auto_file"]
+__all__ = ["AutoOutcome", "convert_auto"]

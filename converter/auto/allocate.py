@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
+from ..compare import Comparison
 from ..data import InputSet
 from ..graph import ModelGraph
 from ..layers import ConvLayer
+from ..methods import Candidate
 from ..methods.base import Emitted
 from ..runtime import run, session
-from ..verify import is_class_scores
-from .candidates import Candidate, emit
+from .candidates import emit
 
 #: A candidate must save at least this share of its layer's time to be considered.
 MIN_SAVING = 0.05
@@ -118,37 +119,29 @@ class Evaluator:
     """The original model's outputs on a fixed input set, kept, to score converted models fast."""
 
     def __init__(self, model: onnx.ModelProto | bytes, inputs: InputSet, threads: int | None) -> None:
-        self.inputs, self.threads = inputs, threads
-        sess = session(model, threads)
-        self.names = [o.name for o in sess.get_outputs()]
-        self.ref = [run(sess, feed) for feed in inputs.batches()]
+        self.original, self.inputs, self.threads = model, inputs, threads
+        self._ref: tuple[list[str], list[list]] | None = None
+
+    def reference(self) -> tuple[list[str], list[list]]:
+        """The original's output names and outputs per batch (run on first use)."""
+        if self._ref is None:
+            sess = session(self.original, self.threads)
+            self._ref = [o.name for o in sess.get_outputs()], [run(sess, feed) for feed in self.inputs.batches()]
+        return self._ref
 
     def score(self, model: onnx.ModelProto | bytes) -> dict:
-        """Relative L2 error per output, the worst of them, non-finite count, accuracy drop."""
+        """Relative L2 error per output, the worst of them, non-finite values the original did not
+        have, accuracy drop (None without labels)."""
+        names, refs = self.reference()
         sess = session(model, self.threads)
-        diff = np.zeros(len(self.names))
-        norm = np.zeros(len(self.names))
-        nonfinite = 0
-        correct0 = correct1 = 0
-        offset = 0
-        for feed, ref in zip(self.inputs.batches(), self.ref):
-            got = run(sess, feed)
-            for i, (a, b) in enumerate(zip(ref, got)):
-                a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
-                nonfinite += int(np.count_nonzero(~np.isfinite(b64)))
-                diff[i] += float(np.sum(np.nan_to_num(b64 - a64, nan=1e30, posinf=1e30, neginf=1e30) ** 2))
-                norm[i] += float(np.sum(a64 ** 2))
-            if self.inputs.labels is not None:
-                k = next((i for i, a in enumerate(ref) if is_class_scores(a)), None)
-                if k is not None:
-                    y = self.inputs.labels[offset:offset + len(ref[k])]
-                    correct0 += int(np.count_nonzero(ref[k].argmax(1) == y))
-                    correct1 += int(np.count_nonzero(got[k].argmax(1) == y))
-            offset += len(next(iter(feed.values())))
-        errors = [float(np.sqrt(d / n)) if n else (0.0 if d == 0 else float("inf")) for d, n in zip(diff, norm)]
-        drop = 100.0 * (correct0 - correct1) / offset if self.inputs.labels is not None else None
-        return {"errors": dict(zip(self.names, errors)), "max_error": max(errors) if errors else 0.0,
-                "nonfinite": nonfinite, "accuracy_drop": drop}
+        cmp = Comparison(names, self.inputs.labels)
+        for feed, ref in zip(self.inputs.batches(), refs):
+            cmp.add(ref, run(sess, feed), len(next(iter(feed.values()))))
+        errors = [s.rel_l2 if s.rel_l2 is not None else float("inf") for s in cmp.outputs]
+        acc = cmp.accuracy()
+        drop = (acc["drop_points"] if acc else 0.0) if self.inputs.labels is not None else None
+        return {"errors": dict(zip(names, errors)), "max_error": max(errors) if errors else 0.0,
+                "nonfinite": sum(s.new_nonfinite for s in cmp.outputs), "accuracy_drop": drop}
 
 
 def meets(score: dict, max_error: float | None, max_drop: float | None, margin: float = 1.0) -> bool:

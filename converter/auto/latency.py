@@ -20,10 +20,13 @@ import onnx
 import onnxruntime as ort
 from onnx import helper, numpy_helper
 
-from ..layers import ConvLayer, conv_node
+from ..graph import Names
+from ..layers import ConvLayer
+from ..methods import Candidate
+from ..methods.emit import conv_node
 from ..modelio import write_bytes_atomic
-from ..runtime import session
-from .candidates import Candidate, emit
+from ..timing import median_ms
+from .candidates import emit
 
 CACHE_FILE = "latency-v1.json"
 #: Seconds of timing spent on one pair (original + candidate), before the run-count limits.
@@ -93,18 +96,6 @@ def shape_key(layer: ConvLayer, batch: int) -> str:
             f"p{list(layer.pads or ())} bias={layer.bias is not None}")
 
 
-class _Namer:
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def fresh_name(self, base: str) -> str:
-        name, k = base, 1
-        while name in self.names:
-            name, k = f"{base}_{k}", k + 1
-        self.names.add(name)
-        return name
-
-
 def _one_layer_model(layer: ConvLayer, batch: int, nodes: list[onnx.NodeProto],
                      inits: list[onnx.TensorProto], opset: int) -> bytes:
     x = helper.make_tensor_value_info(layer.input_name, onnx.TensorProto.FLOAT, [batch, layer.cin,
@@ -116,7 +107,7 @@ def _one_layer_model(layer: ConvLayer, batch: int, nodes: list[onnx.NodeProto],
 
 def original_model(layer: ConvLayer, batch: int, opset: int) -> bytes:
     assert layer.weight is not None and layer.pads is not None
-    namer = _Namer()
+    namer = Names()
     inits = [numpy_helper.from_array(layer.weight, namer.fresh_name("W"))]
     inputs = [layer.input_name, inits[0].name]
     if layer.bias is not None:
@@ -128,28 +119,8 @@ def original_model(layer: ConvLayer, batch: int, opset: int) -> bytes:
 
 
 def candidate_model(layer: ConvLayer, cand: Candidate, batch: int, opset: int) -> bytes:
-    em = emit(cand, layer, _Namer())
+    em = emit(cand, layer, Names())
     return _one_layer_model(layer, batch, em.nodes, em.initializers, opset)
-
-
-def time_interleaved(models: list[bytes | str], feed: dict, threads: int | None, seconds: float = PAIR_SECONDS,
-                     min_runs: int = MIN_RUNS, max_runs: int = MAX_RUNS) -> list[float]:
-    """Median milliseconds of each model, runs interleaved (A, B, A, B, ...)."""
-    sessions = [session(m, threads) for m in models]
-    first = []
-    for s in sessions:  # warm-up, also sizes the run count
-        s.run(None, feed)
-        t0 = time.perf_counter()
-        s.run(None, feed)
-        first.append(time.perf_counter() - t0)
-    runs = int(np.clip(seconds / max(sum(first), 1e-6), min_runs, max_runs))
-    times: list[list[float]] = [[] for _ in sessions]
-    for _ in range(runs):
-        for s, t in zip(sessions, times):
-            t0 = time.perf_counter()
-            s.run(None, feed)
-            t.append(time.perf_counter() - t0)
-    return [float(np.median(t)) * 1e3 for t in times]
 
 
 def measure_layer(layer: ConvLayer, cands: list[Candidate], batch: int, threads: int | None,
@@ -167,7 +138,8 @@ def measure_layer(layer: ConvLayer, cands: list[Candidate], batch: int, threads:
                 feed = {layer.input_name: rng.standard_normal((batch, layer.cin, *(layer.spatial_in or ())),
                                                               dtype=np.float32)}
                 orig = original_model(layer, batch, opset)
-            t_orig, t_cand = time_interleaved([orig, candidate_model(layer, cand, batch, opset)], feed, threads)
+            t_orig, t_cand = median_ms([orig, candidate_model(layer, cand, batch, opset)], feed, threads, PAIR_SECONDS,
+                                       MIN_RUNS, MAX_RUNS)
             got = {"orig_ms": t_orig, "ms": t_cand, "measured": time.strftime("%Y-%m-%d")}
             cache.put(key, got)
         cand.orig_ms, cand.ms = float(got["orig_ms"]), float(got["ms"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .candidates import Candidate, features
+from ..methods import Candidate
 
 #: Ridge damping relative to the mean feature energy; keeps the solve stable when rows are few.
 RIDGE = 1e-5
@@ -31,5 +31,5 @@ def solve_last(f: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def refit(cand: Candidate, x: np.ndarray, y: np.ndarray) -> Candidate:
     """The candidate with its last factor and bias refit so that ``x`` maps to ``y``."""
-    last, bias = solve_last(features(cand, x), y)
+    last, bias = solve_last(cand.features(x), y)
     return cand.with_last(last, bias)

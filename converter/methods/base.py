@@ -1,23 +1,31 @@
-"""The small protocol every decomposition implements.
+"""The small protocol every decomposition implements, and the data it passes around.
 
-A method answers five questions about a :class:`~converter.layers.ConvLayer`: can you
-take it (``ineligible``), what is your SVD of it (``factorize``, done once and reused for
-every rank considered), what do you cost at rank r (``macs``, ``params``), and which
-nodes replace it (``emit``). Rank policies, graph editing, reporting and verification
-are shared by all methods and live elsewhere.
+A method answers, about a :class:`~sepconv.converter.layers.ConvLayer`: can you take it
+(``ineligible``), what is your SVD of it (``factorize``, done once and reused for every rank
+considered), what do you cost at rank r (``macs``, ``params``), and which nodes replace it
+(``emit``). For auto mode it also offers its :class:`Candidate` rewrites (``candidates``), the
+features of a patch that its last factor maps to the outputs (``features``), and the nodes of
+a candidate whose last factor was refit (``emit_candidate``). Rank policies, graph editing,
+reporting, verification and the auto-mode search are shared by all methods and live elsewhere.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from math import prod
 from typing import Protocol
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from ..layers import ConvLayer
+
+#: Auto mode: ranks whose pair costs more than this share of the original's multiplications are not tried.
+MAX_MACS_SHARE = 0.8
+#: Auto mode: ranks tried per method and layer.
+RANKS_PER_METHOD = 6
 
 
 @dataclass
@@ -66,10 +74,48 @@ def emitted_params(emitted: Emitted) -> int:
     return sum(prod(t.dims) for t in emitted.initializers)
 
 
+@dataclass
+class Candidate:
+    """One auto-mode rewrite of one layer at one rank: the method's first factor(s) in ``parts``,
+    and the last factor ``last`` (Cout x features) with ``bias`` that map features to outputs."""
+
+    method: Method
+    rank: int
+    parts: dict[str, np.ndarray]
+    last: np.ndarray
+    bias: np.ndarray
+    macs: int
+    params: int
+    error: float = float("nan")  # relative error of the layer's outputs on the fitting patches
+    ms: float | None = None
+    orig_ms: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.method.name
+
+    @property
+    def variant(self) -> str:
+        return f"{self.kind}:r{self.rank}"
+
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """The first factor's outputs (rows x features) for input patches ``x`` (rows x Cin*k*k)."""
+        return self.method.features(self, x)
+
+    def with_last(self, last: np.ndarray, bias: np.ndarray) -> Candidate:
+        return dataclasses.replace(self, last=last, bias=bias)
+
+
+class Namer(Protocol):
+    def fresh_name(self, base: str) -> str: ...
+
+
 class Method(Protocol):
-    """One decomposition."""
+    """One decomposition. ``exact``: exact at full rank, so a user may pick it with ``--method``."""
 
     name: str
+    exact: bool
 
     def ineligible(self, layer: ConvLayer) -> str | None:
         """Why this method cannot rewrite the layer, or None if it can."""
@@ -86,9 +132,14 @@ class Method(Protocol):
     def emit(self, layer: ConvLayer, fact: Factorization, rank: int, namer: Namer) -> Emitted:
         """The nodes and initializers that compute the pair at this rank."""
 
+    def candidates(self, layer: ConvLayer, y: np.ndarray) -> list[Candidate]:
+        """Auto mode: the rewrites worth trying (``y``: the layer's outputs on calibration patches)."""
 
-class Namer(Protocol):
-    def fresh_name(self, base: str) -> str: ...
+    def features(self, cand: Candidate, x: np.ndarray) -> np.ndarray:
+        """Auto mode: what the candidate's last factor is applied to, for input patches ``x``."""
+
+    def emit_candidate(self, cand: Candidate, layer: ConvLayer, namer: Namer) -> Emitted:
+        """Auto mode: the nodes of the candidate with its current (possibly refit) last factor."""
 
 
 def common_ineligible(layer: ConvLayer) -> str | None:
@@ -102,6 +153,22 @@ def common_ineligible(layer: ConvLayer) -> str | None:
     return None
 
 
-def tensor(namer: Namer, base: str, array: np.ndarray) -> onnx.TensorProto:
-    """A new initializer with a fresh name."""
-    return numpy_helper.from_array(np.ascontiguousarray(array), namer.fresh_name(base))
+def rank_grid(full: int, channels: int, cost: Callable[[int], int], limit: float) -> list[int]:
+    """Auto mode's ranks: aligned ones that ONNX Runtime runs fast (multiples of 16, else 8 or 4),
+    below ``full``, costing at most ``limit``; at most RANKS_PER_METHOD, spread out."""
+    align = 16 if channels >= 64 else 8 if channels >= 16 else 4
+    ranks = [r for r in range(align, full, align) if cost(r) <= limit]
+    if len(ranks) > RANKS_PER_METHOD:
+        pick = np.unique(np.round(np.linspace(0, len(ranks) - 1, RANKS_PER_METHOD)).astype(int))
+        ranks = [ranks[i] for i in pick]
+    return ranks
+
+
+def macs_limit(layer: ConvLayer) -> float:
+    """The most multiplications an auto-mode candidate of this layer may cost."""
+    return MAX_MACS_SHARE * (layer.macs or 0)
+
+
+def layer_bias(layer: ConvLayer) -> np.ndarray:
+    """The layer's bias in float64 (zeros where it has none): a candidate's starting bias."""
+    return np.zeros(layer.cout) if layer.bias is None else layer.bias.astype(np.float64)

@@ -15,8 +15,8 @@ from math import prod
 import numpy as np
 
 from ..layers import ConvLayer
-from .base import Emitted, Factorization, Namer, common_ineligible
-from .tucker2 import emit_chain
+from .base import Candidate, Emitted, Factorization, Namer, common_ineligible, layer_bias, macs_limit, rank_grid
+from .emit import emit_chain
 
 OptArray = np.ndarray | None
 
@@ -41,6 +41,7 @@ class ChannelMethod:
     """kxk Conv to r channels (principal directions of the outputs), then 1x1 back."""
 
     name = "channel"
+    exact = False  # its basis comes from data, so auto mode only
 
     def ineligible(self, layer: ConvLayer) -> str | None:
         reason = common_ineligible(layer)
@@ -66,3 +67,24 @@ class ChannelMethod:
         assert layer.weight is not None
         core, core_bias, post, post_bias = channel_factors(layer.weight, layer.bias, fact.u[0][:, :rank])
         return emit_chain(layer, namer, None, core, core_bias, post, post_bias, "channel")
+
+    # -- auto mode: the basis from the outputs' covariance -------------------------------------------
+    def candidates(self, layer: ConvLayer, y: np.ndarray) -> list[Candidate]:
+        assert layer.weight is not None
+        mean = y.mean(0)
+        cov = np.cov(y, rowvar=False) if len(y) > 1 else np.eye(layer.cout)
+        basis = np.linalg.eigh(cov)[1][:, ::-1]
+        out = []
+        for r in rank_grid(layer.cout, min(layer.cin, layer.cout), lambda r: self.macs(layer, r), macs_limit(layer)):
+            core, core_bias, post, post_bias = channel_factors(layer.weight, layer_bias(layer), basis[:, :r], mean)
+            assert core_bias is not None and post_bias is not None
+            out.append(Candidate(self, r, {"g": core.reshape(r, -1), "g_bias": core_bias, "core": core}, post,
+                                 post_bias, self.macs(layer, r), self.params(layer, r)))
+        return out
+
+    def features(self, cand: Candidate, x: np.ndarray) -> np.ndarray:
+        return x @ cand.parts["g"].T + cand.parts["g_bias"]  # the core Conv's outputs
+
+    def emit_candidate(self, cand: Candidate, layer: ConvLayer, namer: Namer) -> Emitted:
+        return emit_chain(layer, namer, None, cand.parts["core"], cand.parts["g_bias"], cand.last, cand.bias,
+                          self.name)

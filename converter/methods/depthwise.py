@@ -10,6 +10,9 @@ Emission: for m > 1 ONNX Runtime runs a depth-multiplier Conv slowly, so the pai
 emitted as m branches of (depthwise m = 1, pointwise) summed. Measured (ORT 1.32, CPU,
 one thread, 3x3, 64 channels, 56x56, m = 2): one grouped Conv took 60% of the original's
 time, m branches with Sum 36% (``benchmarks/depthwise_forms.py``).
+
+In auto mode the features of a patch are the depthwise outputs (channel, j); the pointwise
+weight is the last factor, refit on data.
 """
 
 from __future__ import annotations
@@ -19,8 +22,12 @@ from math import prod
 import numpy as np
 from onnx import helper
 
-from ..layers import ConvLayer, conv_node
-from .base import Emitted, Factorization, Namer, common_ineligible, tensor
+from ..layers import ConvLayer
+from .base import Candidate, Emitted, Factorization, Namer, common_ineligible, layer_bias, macs_limit
+from .emit import conv_node, weight_inputs
+
+#: Auto mode's depth multipliers.
+AUTO_RANKS = (1, 2)
 
 
 def depthwise_svd(weight: np.ndarray, group: int = 1) -> Factorization:
@@ -46,10 +53,39 @@ def depthwise_factors(fact: Factorization, weight_shape: tuple[int, ...], group:
     return d, p
 
 
+def emit_depthwise(layer: ConvLayer, d: np.ndarray, p: np.ndarray, bias: np.ndarray | None, m: int,
+                   namer: Namer) -> Emitted:
+    """m branches of (depthwise, pointwise), summed; the bias goes on the first pointwise Conv."""
+    assert layer.weight is not None and layer.pads is not None
+    dtype, nd, base = layer.weight.dtype, len(layer.kernel), f"{layer.name}/sepconv"
+    ones = (1,) * nd
+    nodes, inits, partials = [], [], []
+    for j in range(m):
+        sfx = f"_{j}" if m > 1 else ""
+        dw_in, dw_w = weight_inputs(namer, f"{base}_depthwise{sfx}", layer.input_name, d[j::m], None, dtype)
+        mid = namer.fresh_name(f"{base}_depthwise{sfx}_out")
+        out = layer.output_name if m == 1 else namer.fresh_name(f"{base}_pointwise{sfx}_out")
+        pw_in, pw_w = weight_inputs(namer, f"{base}_pointwise{sfx}", mid, p[:, j::m], bias if j == 0 else None,
+                                    dtype)
+        nodes.append(conv_node(namer.fresh_name(f"{base}_depthwise{sfx}"), dw_in, mid, layer.kernel, layer.pads,
+                               layer.strides, layer.dilations, layer.cin,
+                               f"sepconv: depthwise factor {j + 1}/{m} of Conv '{layer.name}'"))
+        nodes.append(conv_node(namer.fresh_name(f"{base}_pointwise{sfx}"), pw_in, out, ones, (0,) * (2 * nd), ones,
+                               ones, layer.group, f"sepconv: pointwise factor {j + 1}/{m} of Conv '{layer.name}'"))
+        inits += dw_w + pw_w
+        partials.append(out)
+    if m > 1:
+        nodes.append(helper.make_node("Sum", partials, [layer.output_name], name=namer.fresh_name(f"{base}_sum"),
+                                      doc_string=f"sepconv: sum of the {m} depthwise branches of Conv "
+                                                 f"'{layer.name}'"))
+    return Emitted(nodes, inits)
+
+
 class DepthwiseMethod:
     """Depthwise (group = Cin, multiplier m) followed by pointwise 1x1."""
 
     name = "depthwise"
+    exact = True
 
     def ineligible(self, layer: ConvLayer) -> str | None:
         return common_ineligible(layer)
@@ -67,35 +103,29 @@ class DepthwiseMethod:
                 + (layer.cout if layer.bias is not None else 0))
 
     def emit(self, layer: ConvLayer, fact: Factorization, rank: int, namer: Namer) -> Emitted:
-        assert layer.weight is not None and layer.pads is not None
-        dtype = layer.weight.dtype
         d, p = depthwise_factors(fact, layer.weight_shape, layer.group, rank)
-        nd, base = len(layer.kernel), layer.name
-        nodes, inits, partials = [], [], []
-        ones = (1,) * nd
-        for j in range(rank):
-            sfx = f"_{j}" if rank > 1 else ""
-            dw_w = tensor(namer, f"{base}/sepconv_depthwise{sfx}_W", d[j::rank].astype(dtype))
-            pw_w = tensor(namer, f"{base}/sepconv_pointwise{sfx}_W", p[:, j::rank].astype(dtype))
-            inits += [dw_w, pw_w]
-            mid = namer.fresh_name(f"{base}/sepconv_depthwise{sfx}_out")
-            last = rank == 1
-            out = layer.output_name if last else namer.fresh_name(f"{base}/sepconv_pointwise{sfx}_out")
-            pw_inputs = [mid, pw_w.name]
-            if j == 0 and layer.bias is not None:
-                b = tensor(namer, f"{base}/sepconv_pointwise_B", layer.bias)
-                inits.append(b)
-                pw_inputs.append(b.name)
-            nodes.append(conv_node(namer.fresh_name(f"{base}/sepconv_depthwise{sfx}"),
-                                   [layer.input_name, dw_w.name], mid, layer.kernel, layer.pads, layer.strides,
-                                   layer.dilations, layer.cin,
-                                   f"sepconv: depthwise factor {j + 1}/{rank} of Conv '{base}'"))
-            nodes.append(conv_node(namer.fresh_name(f"{base}/sepconv_pointwise{sfx}"), pw_inputs, out,
-                                   ones, (0,) * (2 * nd), ones, ones, layer.group,
-                                   f"sepconv: pointwise factor {j + 1}/{rank} of Conv '{base}'"))
-            partials.append(out)
-        if rank > 1:
-            nodes.append(helper.make_node("Sum", partials, [layer.output_name],
-                                          name=namer.fresh_name(f"{base}/sepconv_sum"),
-                                          doc_string=f"sepconv: sum of the {rank} depthwise branches of Conv '{base}'"))
-        return Emitted(nodes, inits)
+        return emit_depthwise(layer, d, p, layer.bias, rank, namer)
+
+    # -- auto mode (group 1) ----------------------------------------------------------------------
+    def candidates(self, layer: ConvLayer, y: np.ndarray) -> list[Candidate]:
+        cout, cin = layer.weight_shape[:2]
+        fact, b = self.factorize(layer), layer_bias(layer)
+        out = []
+        for m in AUTO_RANKS:
+            if m < fact.full_rank and self.macs(layer, m) <= macs_limit(layer):
+                d, p = depthwise_factors(fact, layer.weight_shape, 1, m)  # [Cin*m, 1, *k], [Cout, Cin*m, 1, 1]
+                out.append(Candidate(self, m, {"d": d.reshape(cin, m, -1)}, p.reshape(cout, -1), b,
+                                     self.macs(layer, m), self.params(layer, m)))
+        return out
+
+    def features(self, cand: Candidate, x: np.ndarray) -> np.ndarray:
+        d = cand.parts["d"]  # [Cin, m, k*k]; features (c, j)
+        xs = x.reshape(len(x), d.shape[0], -1)
+        return np.einsum("ncs,cjs->ncj", xs, d, optimize=True).reshape(len(x), -1)
+
+    def emit_candidate(self, cand: Candidate, layer: ConvLayer, namer: Namer) -> Emitted:
+        d = cand.parts["d"]
+        cin, m, _ = d.shape
+        ones = (1,) * len(layer.kernel)
+        return emit_depthwise(layer, d.reshape(cin * m, 1, *layer.kernel), cand.last.reshape(layer.cout, -1, *ones),
+                              cand.bias, m, namer)

@@ -6,6 +6,9 @@
 ``r = min(Cin*kh, Cout*kw)``. Groups are factorized one by one and emitted as grouped
 Convs. For 3-D kernels the first spatial axis is split from the others (``kd x 1 x 1``
 then ``1 x kh x kw``).
+
+In auto mode the features of a patch are the vertical Conv's r outputs at each of the kw
+columns; the horizontal weight is the last factor, refit on data.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from math import prod
 
 import numpy as np
 
-from ..layers import ConvLayer, conv_node
-from .base import Emitted, Factorization, Namer, common_ineligible, tensor
+from ..layers import ConvLayer
+from .base import Candidate, Emitted, Factorization, Namer, common_ineligible, layer_bias, macs_limit, rank_grid
+from .emit import conv_node, weight_inputs
 
 
 def spatial_svd(weight: np.ndarray, group: int = 1) -> Factorization:
@@ -45,10 +49,29 @@ def spatial_factors(fact: Factorization, weight_shape: tuple[int, ...], group: i
             h.reshape(cout, r, 1, *rest))
 
 
+def emit_spatial(layer: ConvLayer, vertical: np.ndarray, horizontal: np.ndarray, bias: np.ndarray | None,
+                 namer: Namer) -> Emitted:
+    """The vertical Conv (first axis, its pads/stride/dilation) then the horizontal one (the rest)."""
+    assert layer.weight is not None and layer.pads is not None
+    dtype, nd, base, pads = layer.weight.dtype, len(layer.kernel), f"{layer.name}/sepconv", layer.pads
+    rank, rest0, rest1 = horizontal.shape[1], (0,) * (nd - 1), (1,) * (nd - 1)
+    v_in, v_w = weight_inputs(namer, f"{base}_vertical", layer.input_name, vertical, None, dtype)
+    h_in, h_w = weight_inputs(namer, f"{base}_horizontal", namer.fresh_name(f"{base}_vertical_out"), horizontal,
+                              bias, dtype)
+    first = conv_node(namer.fresh_name(f"{base}_vertical"), v_in, h_in[0], (layer.kernel[0], *rest1),
+                      (pads[0], *rest0, pads[nd], *rest0), (layer.strides[0], *rest1), (layer.dilations[0], *rest1),
+                      layer.group, f"sepconv: vertical factor (rank {rank}) of Conv '{layer.name}'")
+    second = conv_node(namer.fresh_name(f"{base}_horizontal"), h_in, layer.output_name, (1, *layer.kernel[1:]),
+                       (0, *pads[1:nd], 0, *pads[nd + 1:]), (1, *layer.strides[1:]), (1, *layer.dilations[1:]),
+                       layer.group, f"sepconv: horizontal factor (rank {rank}) of Conv '{layer.name}'")
+    return Emitted([first, second], v_w + h_w)
+
+
 class SpatialMethod:
     """``k x 1`` Conv to r channels, then ``1 x k`` Conv."""
 
     name = "spatial"
+    exact = True
 
     def ineligible(self, layer: ConvLayer) -> str | None:
         reason = common_ineligible(layer)
@@ -77,27 +100,31 @@ class SpatialMethod:
                 + layer.cout * rank * prod(layer.kernel[1:]) + (layer.cout if layer.bias is not None else 0))
 
     def emit(self, layer: ConvLayer, fact: Factorization, rank: int, namer: Namer) -> Emitted:
-        assert layer.weight is not None and layer.pads is not None
-        dtype = layer.weight.dtype
         v, h = spatial_factors(fact, layer.weight_shape, layer.group, rank)
-        nd, base = len(layer.kernel), layer.name
-        pads, rest0 = layer.pads, (0,) * (nd - 1)
-        v_w = tensor(namer, f"{base}/sepconv_vertical_W", v.astype(dtype))
-        h_w = tensor(namer, f"{base}/sepconv_horizontal_W", h.astype(dtype))
-        inits = [v_w, h_w]
-        h_inputs = [namer.fresh_name(f"{base}/sepconv_vertical_out"), h_w.name]
-        if layer.bias is not None:
-            b = tensor(namer, f"{base}/sepconv_horizontal_B", layer.bias)
-            inits.append(b)
-            h_inputs.append(b.name)
-        vertical = conv_node(
-            namer.fresh_name(f"{base}/sepconv_vertical"), [layer.input_name, v_w.name], h_inputs[0],
-            (layer.kernel[0], *(1,) * (nd - 1)), (pads[0], *rest0, pads[nd], *rest0),
-            (layer.strides[0], *(1,) * (nd - 1)), (layer.dilations[0], *(1,) * (nd - 1)), layer.group,
-            f"sepconv: vertical factor (rank {rank}) of Conv '{base}'")
-        horizontal = conv_node(
-            namer.fresh_name(f"{base}/sepconv_horizontal"), h_inputs, layer.output_name,
-            (1, *layer.kernel[1:]), (0, *pads[1:nd], 0, *pads[nd + 1:]),
-            (1, *layer.strides[1:]), (1, *layer.dilations[1:]), layer.group,
-            f"sepconv: horizontal factor (rank {rank}) of Conv '{base}'")
-        return Emitted([vertical, horizontal], inits)
+        return emit_spatial(layer, v, h, layer.bias, namer)
+
+    # -- auto mode (group 1, 2-D kernels) ---------------------------------------------------------
+    def candidates(self, layer: ConvLayer, y: np.ndarray) -> list[Candidate]:
+        assert layer.weight is not None
+        cout, cin, kh, kw = layer.weight_shape
+        fact, b = self.factorize(layer), layer_bias(layer)
+        out = []
+        for r in rank_grid(min(cin * kh, cout * kw), min(cin, cout), lambda r: self.macs(layer, r),
+                           macs_limit(layer)):
+            v, h = spatial_factors(fact, layer.weight_shape, 1, r)  # [r, Cin, kh, 1], [Cout, r, 1, kw]
+            out.append(Candidate(self, r, {"v": v[..., 0].transpose(1, 2, 0)}, h.reshape(cout, -1), b,
+                                 self.macs(layer, r), self.params(layer, r)))
+        return out
+
+    def features(self, cand: Candidate, x: np.ndarray) -> np.ndarray:
+        v = cand.parts["v"]  # [Cin, kh, r]; features (j, column)
+        cin, kh, _ = v.shape
+        xs = x.reshape(len(x), cin, kh, -1)
+        return np.einsum("ncyx,cyj->njx", xs, v, optimize=True).reshape(len(x), -1)
+
+    def emit_candidate(self, cand: Candidate, layer: ConvLayer, namer: Namer) -> Emitted:
+        v = cand.parts["v"]
+        cin, kh, r = v.shape
+        vertical = v.transpose(2, 0, 1)[..., None]
+        horizontal = cand.last.reshape(layer.cout, r, 1, -1)
+        return emit_spatial(layer, vertical, horizontal, cand.bias, namer)

@@ -13,8 +13,9 @@ from math import prod
 
 import numpy as np
 
-from ..layers import ConvLayer, conv_node
-from .base import Emitted, Factorization, Namer, common_ineligible, tensor
+from ..layers import ConvLayer
+from .base import Candidate, Emitted, Factorization, Namer, common_ineligible, layer_bias, macs_limit, rank_grid
+from .emit import emit_chain
 
 
 @dataclass
@@ -53,53 +54,11 @@ def tucker2_factors(weight: np.ndarray, fact: TuckerFactorization,
     return u_in.T, core, u_out
 
 
-def emit_chain(layer: ConvLayer, namer: Namer, pre: np.ndarray | None, core: np.ndarray,
-               core_bias: np.ndarray | None, post: np.ndarray, post_bias: np.ndarray | None,
-               label: str) -> Emitted:
-    """Nodes for ``[1x1 pre] -> kxk core (layer's pads/strides) -> 1x1 post``.
-
-    The pre factor has no bias, so zero padding before or after it is the same thing and
-    the core can keep the original pads.
-    """
-    assert layer.weight is not None and layer.pads is not None
-    dtype, base, nd = layer.weight.dtype, layer.name, len(layer.kernel)
-    ones, zeros = (1,) * nd, (0,) * (2 * nd)
-    nodes, inits = [], []
-    x = layer.input_name
-    if pre is not None:
-        w = tensor(namer, f"{base}/sepconv_{label}_pre_W", pre.reshape(*pre.shape, *ones).astype(dtype))
-        inits.append(w)
-        out = namer.fresh_name(f"{base}/sepconv_{label}_pre_out")
-        nodes.append(conv_node(namer.fresh_name(f"{base}/sepconv_{label}_pre"), [x, w.name], out, ones, zeros,
-                               ones, ones, 1, f"sepconv: {label} input projection of Conv '{base}'"))
-        x = out
-    w = tensor(namer, f"{base}/sepconv_{label}_core_W", core.astype(dtype))
-    inits.append(w)
-    inputs = [x, w.name]
-    if core_bias is not None:
-        b = tensor(namer, f"{base}/sepconv_{label}_core_B", core_bias.astype(dtype))
-        inits.append(b)
-        inputs.append(b.name)
-    mid = namer.fresh_name(f"{base}/sepconv_{label}_core_out")
-    nodes.append(conv_node(namer.fresh_name(f"{base}/sepconv_{label}_core"), inputs, mid, layer.kernel,
-                           layer.pads, layer.strides, layer.dilations, 1,
-                           f"sepconv: {label} core ({core.shape[0]} channels) of Conv '{base}'"))
-    w = tensor(namer, f"{base}/sepconv_{label}_post_W", post.reshape(*post.shape, *ones).astype(dtype))
-    inits.append(w)
-    inputs = [mid, w.name]
-    if post_bias is not None:
-        b = tensor(namer, f"{base}/sepconv_{label}_post_B", post_bias.astype(dtype))
-        inits.append(b)
-        inputs.append(b.name)
-    nodes.append(conv_node(namer.fresh_name(f"{base}/sepconv_{label}_post"), inputs, layer.output_name, ones,
-                           zeros, ones, ones, 1, f"sepconv: {label} output projection of Conv '{base}'"))
-    return Emitted(nodes, inits)
-
-
 class Tucker2Method:
     """1x1 to r channels, kxk r -> r, 1x1 back to Cout."""
 
     name = "tucker2"
+    exact = False  # one rank for both channel modes: exact only at min(Cin, Cout), so auto mode only
 
     def ineligible(self, layer: ConvLayer) -> str | None:
         reason = common_ineligible(layer)
@@ -127,3 +86,22 @@ class Tucker2Method:
         assert layer.weight is not None and isinstance(fact, TuckerFactorization)
         pre, core, post = tucker2_factors(layer.weight, fact, rank)
         return emit_chain(layer, namer, pre, core, None, post, layer.bias, "tucker2")
+
+    # -- auto mode ----------------------------------------------------------------------------------
+    def candidates(self, layer: ConvLayer, y: np.ndarray) -> list[Candidate]:
+        assert layer.weight is not None
+        fact, b = tucker2_svd(layer.weight), layer_bias(layer)
+        out = []
+        for r in rank_grid(min(layer.cin, layer.cout), min(layer.cin, layer.cout), lambda r: self.macs(layer, r),
+                           macs_limit(layer)):
+            pre, core, post = tucker2_factors(layer.weight, fact, r)
+            g = np.matmul(core.reshape(r, r, -1).transpose(2, 0, 1), pre).transpose(1, 2, 0).reshape(r, -1)
+            out.append(Candidate(self, r, {"g": g, "pre": pre, "core": core}, post, b,
+                                 self.macs(layer, r), self.params(layer, r)))
+        return out
+
+    def features(self, cand: Candidate, x: np.ndarray) -> np.ndarray:
+        return x @ cand.parts["g"].T  # the core's outputs: pre and core folded into one matrix
+
+    def emit_candidate(self, cand: Candidate, layer: ConvLayer, namer: Namer) -> Emitted:
+        return emit_chain(layer, namer, cand.parts["pre"], cand.parts["core"], None, cand.last, cand.bias, self.name)

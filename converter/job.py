@@ -1,0 +1,94 @@
+"""The whole conversion job, as the CLI and the service run it: load, a strategy (a fixed
+method, or auto mode), save atomically, verify in ONNX Runtime, report.
+
+A converted model that cannot be verified is not handed out: its file is removed and the
+error raised. Where auto mode keeps the original, the original's bytes are written as they are.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .auto import convert_auto
+from .data import InputSet, load_npz, prepare_inputs
+from .errors import SepconvError
+from .modelio import load_model_sized, save_model, write_bytes_atomic
+from .options import ConvertOptions
+from .report import build_report, count_params, write_report
+from .rewrite import convert_model
+from .verify import verify
+
+
+def convert_file(source: str | Path, output: str | Path, options: ConvertOptions,
+                 data: str | Path | None = None, report_path: str | Path | None = None) -> dict:
+    """Load, convert, save (atomically), verify and report. Returns the report."""
+    options.validate()  # fail on bad options before reading anything
+    _check_paths(source, output, report_path)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    model, bytes_before = load_model_sized(source)
+    params_before = count_params(model)
+    arrays = load_npz(data) if data is not None and (options.verify or options.auto) else None
+    auto = None
+    if options.auto:
+        outcome = convert_auto(model, options, arrays, timings)
+        converted, rows, auto, check_on = outcome.model, outcome.rows, outcome.section, outcome.held_out
+    else:  # check the data against the model before spending time on it
+        check_on = prepare_inputs(model, options.input_shapes, arrays, options.seed) if options.verify else None
+        timings["load_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        rows, converted = convert_model(model, options), model
+        timings["convert_s"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    bytes_after = _save(converted, source, output, bytes_before)
+    params_after = count_params(converted if converted is not None else model)
+    del model, converted
+    timings["save_s"] = time.perf_counter() - t2
+    verification = _verify(source, output, check_on, options, timings)
+    timings["total_s"] = time.perf_counter() - t0
+    report = build_report(rows, options.as_dict(), verification, params=(params_before, params_after),
+                          file_bytes=(bytes_before, bytes_after), source=str(source), output=str(output),
+                          timings=timings)
+    if auto is not None:
+        report["auto"] = auto
+    if report_path is not None:
+        write_report(report, report_path)
+    return report
+
+
+def _check_paths(source: str | Path, output: str | Path, report_path: str | Path | None) -> None:
+    for path, flag in ((output, "-o"), (report_path, "--report")):
+        if path is not None and Path(path).is_dir():
+            raise SepconvError(f"{flag} {path}: is a folder; give a file name")
+        if path is not None and Path(path).resolve() == Path(source).resolve():
+            raise SepconvError(f"{flag} {path} is the input model: choose another path (the original is needed "
+                               "to verify the conversion)")
+
+
+def _save(converted, source: str | Path, output: str | Path, bytes_before: int) -> int:
+    """Write the converted model (checked), or the original's own bytes where none was made."""
+    if converted is None and bytes_before == Path(source).stat().st_size:
+        raw = Path(source).read_bytes()  # the original, byte for byte
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(output, raw)
+        return len(raw)
+    if converted is None:  # the original has external data: save it whole, as loaded
+        converted = load_model_sized(source)[0]
+    return save_model(converted, output, check=True)
+
+
+def _verify(source: str | Path, output: str | Path, inputs: InputSet | None, options: ConvertOptions,
+            timings: dict[str, float]) -> dict | None:
+    """Verify the saved model against the original; one that cannot be verified is removed."""
+    if inputs is None:
+        return None
+    t = time.perf_counter()
+    try:
+        result = verify(source, output, inputs, options.threads, options.seed)
+    except SepconvError:
+        Path(output).unlink(missing_ok=True)
+        Path(str(output) + ".data").unlink(missing_ok=True)
+        raise
+    timings["verify_s"] = time.perf_counter() - t
+    return result
