@@ -17,6 +17,7 @@ import onnx
 from onnx import helper
 
 from .errors import SepconvError, first_line
+from .limits import Limits
 from .shapes import Shape, format_shape, graph_inputs, input_shapes
 
 LABELS_KEY = "labels"
@@ -39,6 +40,8 @@ class InputSet:
     batch: int
     source: str  # "data" or "random"
     whole: bool = False
+    given: int | None = None  # samples the data held, where fewer were drawn (see ``draw``)
+    fixed: bool = False  # the model file fixes the batch size: feeds hold exactly ``batch`` samples
 
     @property
     def samples(self) -> int:
@@ -53,19 +56,33 @@ class InputSet:
         for start in range(0, n, self.batch):
             yield {k: v[start:start + self.batch] for k, v in self.arrays.items()}
 
+    def draw(self, n: int, seed: int) -> InputSet:
+        """At most n samples (whole batches where the batch is fixed by the model), drawn with a
+        seeded generator and kept in their order; the set itself where it holds no more."""
+        if self.whole or self.samples <= n:
+            return self
+        take = max(self.batch, n // self.batch * self.batch) if self.fixed else n
+        idx = np.sort(np.random.default_rng(seed).choice(self.samples, size=take, replace=False))
+        return InputSet({k: v[idx] for k, v in self.arrays.items()},
+                        None if self.labels is None else self.labels[idx], self.batch, self.source,
+                        given=self.samples, fixed=self.fixed)
+
     def head(self, n: int) -> InputSet:
         """The first n samples."""
         if self.whole:
             return self
         return InputSet({k: v[:n] for k, v in self.arrays.items()},
-                        None if self.labels is None else self.labels[:n], self.batch, self.source)
+                        None if self.labels is None else self.labels[:n], self.batch, self.source, fixed=self.fixed)
 
 
-def load_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """Read an npz file (no pickles) into a dict, or raise a one-line error."""
+def load_npz(path: str | Path, limits: Limits | None = None) -> dict[str, np.ndarray]:
+    """Read an npz file (no pickles) into a dict, or raise a one-line error. Its declared sizes
+    are checked against ``limits`` (default: from the environment) before anything is read."""
     p = Path(path)
     if not p.is_file():
         raise SepconvError(f"{p}: no such file", kind="not_found")
+    if zipfile.is_zipfile(p):
+        npz_headers(p, limits=limits or Limits.from_env())
     try:
         loaded = np.load(p, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -91,8 +108,9 @@ class ArrayHeader:
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
 
-def npz_headers(path: str | Path, name: str | None = None) -> list[ArrayHeader]:
-    """The arrays of an npz from their headers alone: cheap on any file, refuses pickles.
+def npz_headers(path: str | Path, name: str | None = None, limits: Limits | None = None) -> list[ArrayHeader]:
+    """The arrays of an npz from their headers alone: cheap on any file, refuses pickles, and
+    with ``limits`` refuses declared sizes past them.
 
     ``name`` is what the user calls the file, for the messages (default: the path)."""
     p, label = Path(path), name or str(path)
@@ -118,6 +136,8 @@ def npz_headers(path: str | Path, name: str | None = None) -> list[ArrayHeader]:
             headers.append(ArrayHeader(info.filename[:-4], tuple(shape), dtype, info.compress_size))
     if not headers:
         raise SepconvError(f"{label}: the npz holds no arrays")
+    if limits is not None:
+        limits.check_dataset(label, headers)
     return headers
 
 
@@ -138,12 +158,37 @@ def input_dtypes(model: onnx.ModelProto) -> dict[str, np.dtype]:
 
 
 def prepare_inputs(model: onnx.ModelProto, overrides: dict[str, list[int]], data: dict[str, np.ndarray] | None,
-                   seed: int = 0, samples: int | None = None) -> InputSet:
-    """Check the user's arrays against the model (or draw random ones) and pick the batch size."""
+                   seed: int = 0, samples: int | None = None, limits: Limits | None = None) -> InputSet:
+    """Check the user's arrays against the model (or draw random ones) and pick the batch size.
+
+    The batch is the model file's own where it fixes one; else the ``overrides``' (or
+    DEFAULT_BATCH), cut so that no input tensor of one batch passes ``limits.max_tensor_bytes``.
+    """
+    limits = limits or Limits.from_env()
     shapes = input_shapes(model, overrides)
     dtypes = input_dtypes(model)
+    fixed = fixed_batch(input_shapes(model, {}))
     if data is None:
-        return _random_inputs(shapes, dtypes, seed, samples)
+        inputs = _random_inputs(shapes, dtypes, seed, samples, fixed, limits)
+    else:
+        inputs = _data_inputs(data, shapes, dtypes, fixed, samples)
+    if not inputs.whole:
+        inputs.fixed = fixed is not None
+        wanted = fixed or min(fixed_batch(shapes) or DEFAULT_BATCH, inputs.samples)  # the batch really run
+        inputs.batch = _run_batch(inputs, fixed, wanted, limits)
+    return inputs
+
+
+def _run_batch(inputs: InputSet, fixed: int | None, wanted: int, limits: Limits) -> int:
+    """``wanted`` (the file's fixed batch, which must fit), else cut to fit."""
+    batch = wanted
+    for name, a in inputs.arrays.items():
+        batch = limits.batch_for(name, a.shape[1:], a.dtype, batch, fixed is not None)
+    return batch
+
+
+def _data_inputs(data: dict[str, np.ndarray], shapes: dict[str, Shape | None], dtypes: dict[str, np.dtype],
+                 fixed: int | None, samples: int | None) -> InputSet:
     data = dict(data)
     labels = data.pop(LABELS_KEY, None)
     missing = [n for n in shapes if n not in data]
@@ -167,14 +212,13 @@ def prepare_inputs(model: onnx.ModelProto, overrides: dict[str, list[int]], data
         if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
             raise SepconvError(f"'labels' must be {n} whole numbers (one per sample), "
                                f"not an array of shape {labels.shape} and dtype {labels.dtype}")
-    batch = fixed_batch(shapes)
-    if batch is not None and n % batch:
-        raise SepconvError(f"the model's batch size is fixed to {batch}, but the data has {n} samples "
-                           f"(not a multiple of {batch})")
+    if fixed is not None and n % fixed:
+        raise SepconvError(f"the model's batch size is fixed to {fixed}, but the data has {n} samples "
+                           f"(not a multiple of {fixed})")
     if samples is not None:
         arrays = {k: v[:samples] for k, v in arrays.items()}
         labels = None if labels is None else labels[:samples]
-    return InputSet(arrays, labels, batch or DEFAULT_BATCH, "data")
+    return InputSet(arrays, labels, fixed or DEFAULT_BATCH, "data")
 
 
 def _check_array(name: str, a: np.ndarray, shape: Shape | None, dtype: np.dtype) -> np.ndarray:
@@ -209,27 +253,36 @@ def fixed_batch(shapes: dict[str, Shape | None]) -> int | None:
 
 
 def _random_inputs(shapes: dict[str, Shape | None], dtypes: dict[str, np.dtype], seed: int,
-                   samples: int | None) -> InputSet:
-    rng = np.random.default_rng(seed)
-    batch = fixed_batch(shapes)
+                   samples: int | None, fixed: int | None, limits: Limits) -> InputSet:
     firsts = {s[0] for s in shapes.values() if s}
     # a scalar input, or inputs whose fixed first dims differ, share no sample axis
-    whole = any(s == () for s in shapes.values()) or (batch is None and any(d is not None for d in firsts))
+    whole = any(s == () for s in shapes.values()) or (fixed_batch(shapes) is None and
+                                                       any(d is not None for d in firsts))
     n = samples or DEFAULT_RANDOM_SAMPLES
-    if batch is not None:
-        n = max(batch, n - n % batch)
-    arrays = {}
+    if fixed is not None:
+        n = max(fixed, n - n % fixed)
+    dims: dict[str, tuple[int, ...]] = {}
     for name, shape in shapes.items():
-        dims = shape if whole else (shape[1:] if shape else None)
-        if shape is None or dims is None or any(d is None for d in dims):
+        known = shape if whole else (shape[1:] if shape else None)
+        if shape is None or known is None or any(d is None for d in known):
             raise SepconvError(f"input {name} has unknown dims ({'?' if shape is None else format_shape(shape)}): "
                                f"give them with --input-shape {name}=1x3x224x224 or pass --data FILE.npz")
-        full = tuple(int(d) for d in dims) if whole else (n, *[int(d) for d in dims])  # type: ignore[arg-type]
-        dtype = dtypes[name]
+        dims[name] = tuple(int(d) for d in known)  # type: ignore[arg-type]
+        # checked before anything is drawn; without a fixed batch, fewer samples where they do not fit
+        if whole:
+            limits.batch_for(name, dims[name], dtypes[name], 1)
+        elif fixed is not None:
+            limits.batch_for(name, dims[name], dtypes[name], fixed, fixed=True)
+        else:
+            n = limits.batch_for(name, dims[name], dtypes[name], n)
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for name, d in dims.items():
+        full, dtype = d if whole else (n, *d), dtypes[name]
         if np.issubdtype(dtype, np.floating):
             arrays[name] = rng.standard_normal(full).astype(dtype)
         elif dtype == np.bool_:
             arrays[name] = rng.integers(0, 2, full).astype(bool)
         else:
             arrays[name] = rng.integers(0, 10, full).astype(dtype)
-    return InputSet(arrays, None, batch or DEFAULT_BATCH, "random", whole=whole)
+    return InputSet(arrays, None, fixed or DEFAULT_BATCH, "random", whole=whole)

@@ -35,7 +35,8 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
         outcome = convert_auto(model, options, arrays, timings)
         converted, rows, auto, check_on = outcome.model, outcome.rows, outcome.section, outcome.held_out
     else:  # check the data against the model before spending time on it
-        check_on = prepare_inputs(model, options.input_shapes, arrays, options.seed) if options.verify else None
+        check_on = prepare_inputs(model, options.input_shapes, arrays, options.seed).draw(
+            options.max_samples, options.seed) if options.verify else None
         timings["load_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         rows, converted = convert_model(model, options), model

@@ -34,6 +34,8 @@ class ConvertOptions:
     exclude: str | None = None
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
     verify: bool = True
+    #: Verification and auto mode use at most this many of the data's samples, drawn with ``seed``.
+    max_samples: int = 1024
     seed: int = 0
     threads: int | None = None
     # auto mode (``method="auto"``): the budget checked on held-out data. The output-error
@@ -51,6 +53,8 @@ class ConvertOptions:
         choices = (*METHODS, AUTO)
         if self.method not in choices:
             raise OptionError("method", f"choose one of {', '.join(choices)}", repr(self.method))
+        if self.max_samples < 1:
+            raise OptionError("max_samples", "must be at least 1", self.max_samples)
         if self.threads is not None and self.threads < 1:
             raise OptionError("threads", "must be at least 1", self.threads)
         for name in ("include", "exclude"):

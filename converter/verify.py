@@ -31,7 +31,8 @@ def verify(original: ModelSource, converted: ModelSource, inputs: InputSet, thre
         if s_ref is not None:
             floor.add(out0, run(s_ref, feed, "the original model"), batch)
     return {
-        "inputs": inputs.source, "samples": inputs.samples, "batch_size": inputs.batch,
+        "inputs": inputs.source, "samples": inputs.samples, "samples_given": inputs.given or inputs.samples,
+        "batch_size": inputs.batch,
         "seed": seed if inputs.source == "random" else None,
         "outputs": [{**s.result(), "rel_l2_noise_floor": f.rel_l2 if s_ref else None}
                     for s, f in zip(cmp.outputs, floor.outputs)],

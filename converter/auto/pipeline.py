@@ -16,14 +16,13 @@ import numpy as np
 import onnx
 
 from ..analysis import analyse
-from ..data import InputSet, fixed_batch, prepare_inputs
+from ..data import InputSet, prepare_inputs
 from ..errors import SepconvError
 from ..layers import ConvLayer
 from ..methods import Candidate, Emitted
 from ..modelio import opset_version
 from ..options import ConvertOptions
 from ..rewrite import stamp
-from ..shapes import input_shapes
 from ..timing import median_ms
 from . import activations, fitting, section
 from .allocate import Evaluator, LayerPlan, build_model, greedy_path
@@ -54,10 +53,10 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     t = time.perf_counter()
     threads = options.threads
     everything = prepare_inputs(model, options.input_shapes, arrays, options.seed,
-                                samples=None if arrays is not None else RANDOM_SAMPLES)
-    fixed = fixed_batch(input_shapes(model, options.input_shapes))
-    batch = fixed or 1  # timing: the fixed batch, else one sample
-    parts = split(everything, options.seed, batch, fixed is not None)
+                                samples=None if arrays is not None else RANDOM_SAMPLES).draw(options.max_samples,
+                                                                                               options.seed)
+    batch = everything.batch if everything.fixed else 1  # timing: the model's fixed batch, else one sample
+    parts = split(everything, options.seed, batch)
     _, layers = analyse(model, options.input_shapes)
     if not layers:
         raise SepconvError("the model has no Conv node to convert", kind="no_conv")

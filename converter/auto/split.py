@@ -30,11 +30,11 @@ class Split:
         return {"fit": self.fit.samples, "held_out": self.held.samples, "note": self.note, "seed": seed}
 
 
-def split(inputs: InputSet, seed: int, unit: int, fixed: bool) -> Split:
-    """Fitting and held-out samples (``unit``: the timing batch; whole batches where ``fixed``)."""
+def split(inputs: InputSet, seed: int, unit: int) -> Split:
+    """Fitting and held-out samples (``unit``: the timing batch; whole batches where the model fixes it)."""
     n = inputs.samples
     per = int(np.prod(next(iter(inputs.arrays.values())).shape[1:]))
-    batch = unit if fixed else int(np.clip(BATCH_VALUES // max(per, 1), 1, 32))
+    batch = unit if inputs.fixed else int(np.clip(BATCH_VALUES // max(per, 1), 1, min(32, inputs.batch)))
     if n < 2 * unit:
         everything = subset(inputs, np.arange(n), batch)
         return Split(everything, everything, "too few samples to hold any out: the budget was checked on the "
@@ -47,7 +47,7 @@ def split(inputs: InputSet, seed: int, unit: int, fixed: bool) -> Split:
 
 def subset(inputs: InputSet, idx: np.ndarray, batch: int) -> InputSet:
     return InputSet({k: v[idx] for k, v in inputs.arrays.items()},
-                    None if inputs.labels is None else inputs.labels[idx], batch, inputs.source)
+                    None if inputs.labels is None else inputs.labels[idx], batch, inputs.source, fixed=inputs.fixed)
 
 
 def head(inputs: InputSet, n: int, unit: int) -> InputSet:

@@ -43,7 +43,10 @@ def add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="FILE.npz", help="inputs keyed by input name (samples on axis 0), optional "
                    "'labels'; default: seeded random inputs")
     p.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime comparison")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs and of drawn samples (default 0)")
+    p.add_argument("--max-samples", type=int, default=ConvertOptions.max_samples,
+                   help="verification and auto mode use at most this many of the data's samples, drawn with "
+                        f"--seed (default {ConvertOptions.max_samples})")
     p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: ONNX Runtime's)")
     p.add_argument("--max-error", type=float,
                    help="auto: largest relative L2 error of any model output on held-out data (default 0.01, "
@@ -61,7 +64,8 @@ def options_from_args(args: argparse.Namespace) -> ConvertOptions:
     return ConvertOptions(
         method=args.method, rank=args.rank, energy=args.energy, ratio=args.ratio, force=args.force,
         include=args.include, exclude=args.exclude, input_shapes=input_shapes(args),
-        verify=not args.no_verify, seed=args.seed, threads=args.threads, max_error=max_error,
+        verify=not args.no_verify, max_samples=args.max_samples, seed=args.seed, threads=args.threads,
+        max_error=max_error,
         max_accuracy_drop=args.max_accuracy_drop, plot=args.plot,
     )
 
