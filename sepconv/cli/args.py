@@ -11,8 +11,7 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from sepconv.converter import DEFAULT_MAX_ERROR, ConvertOptions, parse_input_shapes
-from sepconv.converter.methods import METHODS
+from sepconv.converter import DEFAULT_MAX_ERROR, METHODS, ConvertOptions, parse_input_shapes
 
 
 def add_shape_args(p: argparse.ArgumentParser) -> None:

@@ -12,8 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 
-from sepconv.converter import ConvertOptions, SepconvError, convert_file, first_line
-from sepconv.converter.modelio import write_bytes_atomic
+from sepconv.converter import ConvertOptions, SepconvError, convert_file, first_line, write_bytes_atomic
 
 from . import tables
 from .args import add_convert_args, options_from_args

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from sepconv.converter.shapes import format_shape
+from sepconv.converter import format_shape
 
 
 def _num(v: object) -> str:
