@@ -1,4 +1,4 @@
-"""The FastAPI app: wiring only (routers, error handlers, the API key, startup and shutdown)."""
+"""The FastAPI app: routers, error handlers, the API key, and the services' start and stop."""
 
 from __future__ import annotations
 
@@ -11,26 +11,26 @@ from fastapi import Depends, FastAPI
 from sepconv.converter import __version__
 
 from . import errors
-from .manager import Services
 from .routes import benchmarks, datasets, health, jobs, models
 from .security import require_api_key
 from .settings import Settings
+from .wiring import Services
 
 log = logging.getLogger("sepconv.service")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the services (store, workers) start with it and stop with it."""
+    """Build the app; the services (stores, workers) start with it and stop with it."""
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = Services(settings)
         app.state.services = svc
-        recovered = svc.recover()
+        recovered = svc.jobs.recover(settings.on_restart)
         if any(recovered.values()):
             log.info("restart recovery: %s", recovered)
-        cleaner = asyncio.create_task(_retention_loop(svc))
+        cleaner = asyncio.create_task(svc.retention.run())
         try:
             yield
         finally:
@@ -50,15 +50,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(r, dependencies=secured)
     app.include_router(health.router)
     return app
-
-
-async def _retention_loop(svc: Services) -> None:
-    """Apply the retention setting at startup and then every SEPCONV_RETENTION_INTERVAL_S."""
-    while True:
-        try:
-            removed = await asyncio.to_thread(svc.apply_retention)
-            if any(removed.values()):
-                log.info("retention removed %s", removed)
-        except Exception:
-            log.exception("retention cleanup failed")
-        await asyncio.sleep(svc.settings.retention_interval_s)

@@ -1,85 +1,81 @@
-"""Settings from the environment, read in one place so every module sees the same values."""
+"""Settings from the environment (``SEPCONV_*``), read in one place so every module sees the same values.
+
+pydantic-settings reads and checks the variables; an empty variable counts as unset. A bad value
+stops the server at startup with a one-line ``ValueError`` that names the variable.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GIB = 1024 ** 3
+ENV_PREFIX = "SEPCONV_"
 
 
 def default_data_dir() -> Path:
-    """``$XDG_DATA_HOME/sepconv`` or ``~/.local/share/sepconv``: per user, outside the code."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "sepconv"
+    """Per user, outside the code: ``$XDG_DATA_HOME/sepconv`` or ``~/.local/share/sepconv`` on Linux."""
+    return Path(user_data_dir("sepconv", appauthor=False))
 
 
-def _int(name: str, default: int, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected a whole number") from None
-    if value < minimum:
-        raise ValueError(f"{name}={raw!r}: must be at least {minimum}")
-    return value
-
-
-def _float(name: str, default: float, minimum: float = 0.0) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected a number") from None
-    if value < minimum:
-        raise ValueError(f"{name}={raw!r}: must be at least {minimum}")
-    return value
-
-
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
     """Everything the service can be told; defaults documented in the README."""
 
-    data_dir: Path
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
     api_key: str | None = None
-    max_upload_bytes: int = GIB
-    workers: int = 2
-    job_timeout_s: float = 1800.0
-    max_queued_jobs: int = 100
-    retention_days: float = 30.0
-    retention_interval_s: float = 3600.0
-    on_restart: str = "fail"  # what happens to jobs that were running: "fail" or "requeue"
+    max_upload_bytes: int = Field(GIB, ge=1)
+    workers: int = Field(2, ge=1)
+    job_timeout_s: float = Field(1800.0, ge=0.1)
+    max_queued_jobs: int = Field(100, ge=1)
+    retention_days: float = Field(30.0, ge=0.0)
+    retention_interval_s: float = Field(3600.0, ge=1.0)
+    on_restart: Literal["fail", "requeue"] = "fail"  # what happens to jobs that were running
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(8000, ge=1)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand_user(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("on_restart", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @classmethod
     def from_env(cls) -> Settings:
         """Read ``SEPCONV_*`` variables; a bad value is a one-line ValueError at startup."""
-        on_restart = os.environ.get("SEPCONV_ON_RESTART", "fail").strip().lower() or "fail"
-        if on_restart not in ("fail", "requeue"):
-            raise ValueError(f"SEPCONV_ON_RESTART={on_restart!r}: choose 'fail' or 'requeue'")
-        return cls(
-            data_dir=Path(os.environ.get("SEPCONV_DATA_DIR") or default_data_dir()).expanduser(),
-            api_key=os.environ.get("SEPCONV_API_KEY") or None,
-            max_upload_bytes=_int("SEPCONV_MAX_UPLOAD_BYTES", GIB, 1),
-            workers=_int("SEPCONV_WORKERS", 2, 1),
-            job_timeout_s=_float("SEPCONV_JOB_TIMEOUT_S", 1800.0, 0.1),
-            max_queued_jobs=_int("SEPCONV_MAX_QUEUED_JOBS", 100, 1),
-            retention_days=_float("SEPCONV_RETENTION_DAYS", 30.0, 0.0),
-            retention_interval_s=_float("SEPCONV_RETENTION_INTERVAL_S", 3600.0, 1.0),
-            on_restart=on_restart,
-            host=os.environ.get("SEPCONV_HOST", "127.0.0.1"),
-            port=_int("SEPCONV_PORT", 8000, 1),
-        )
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise ValueError(_first_problem(exc)) from None
 
     def with_overrides(self, **changes) -> Settings:
         """Command-line flags win over the environment; ``None`` means 'not given'."""
         given = {k: v for k, v in changes.items() if v is not None}
         if "data_dir" in given:
             given["data_dir"] = Path(given["data_dir"]).expanduser()
-        return replace(self, **given)
+        return self.model_copy(update=given)
+
+
+#: pydantic's error types, in the words the service has always used
+_MESSAGES = {"int_parsing": "expected a whole number", "float_parsing": "expected a number",
+             "literal_error": "choose 'fail' or 'requeue'"}
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """``SEPCONV_WORKERS='0': must be at least 1`` for the first bad variable."""
+    err = exc.errors()[0]
+    name = ENV_PREFIX + str(err["loc"][0]).upper() if err["loc"] else "settings"
+    if err["type"] == "greater_than_equal":
+        problem = f"must be at least {err['ctx']['ge']}"
+    else:
+        problem = _MESSAGES.get(err["type"], err["msg"])
+    return f"{name}={err['input']!r}: {problem}"

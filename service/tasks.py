@@ -1,15 +1,14 @@
-"""What the worker processes run: validation, conversion, benchmark.
+"""What the worker processes run: validation, conversion, benchmark (the production task table).
 
 Everything that parses user files runs here, not in the API process: a crafted protobuf or
 npz that crashes or bloats its parser takes down one worker (whose job is marked failed),
-never the server. Paths come from the job manager (blob and temporary paths it built), never
-from a request. Errors are :class:`converter.SepconvError` with the internal paths replaced by
+never the server. Paths come from the job queue and the artifacts (blob and temporary paths
+they built), never from a request. Errors are :class:`converter.SepconvError` with the internal paths replaced by
 the names the user knows.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,15 +29,9 @@ from sepconv.converter import (
 )
 from sepconv.converter import benchmark as run_benchmark
 
+from .blob_store import sha256_file
+
 Progress = Callable[[str, float | None], None]
-
-
-def run(task: str, payload: dict, progress: Progress) -> dict:
-    try:
-        fn = TASKS[task]
-    except KeyError:
-        raise SepconvError(f"unknown task {task!r}") from None
-    return fn(payload, progress)
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -113,7 +106,6 @@ def convert(payload: dict, progress: Progress) -> dict:
     model = onnx.load(str(output), load_external_data=False)
     analysis = inspect_model(model, options.input_shapes)
     del model
-    from .storage import sha256_file
     return {"report": report, "analysis": analysis, "sha256": sha256_file(output), "size": output.stat().st_size}
 
 
@@ -161,20 +153,9 @@ def _shared_shapes(paths: list[str], overrides: dict) -> dict:
     return merged
 
 
-# -- for the runner's own tests -----------------------------------------------------------------
-def _sleep(payload: dict, progress: Progress) -> dict:
-    progress("sleeping", 0.5)
-    time.sleep(float(payload.get("seconds", 1)))
-    return {"slept": payload.get("seconds", 1)}
-
-
-def _crash(payload: dict, progress: Progress) -> dict:
-    os._exit(int(payload.get("code", 3)))
-
-
 TASKS: dict[str, Callable[[dict, Progress], dict]] = {
     "validate_model": validate_model, "validate_dataset": validate_dataset, "check_data": check_data,
-    "convert": convert, "benchmark": benchmark, "_sleep": _sleep, "_crash": _crash,
+    "convert": convert, "benchmark": benchmark,
 }
 
 

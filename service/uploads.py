@@ -13,20 +13,28 @@ from pathlib import Path
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from sepconv.converter.errors import first_line
+from sepconv.converter import first_line
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
+from .blob_store import BlobStore, Incoming, TooLarge
 from .errors import ApiError
-from .storage import BlobStore, Incoming, TooLarge
 
 #: room for multipart boundaries and part headers on top of the file itself
 _ENVELOPE = 64 * 1024
 _SMALL_PART = 64 * 1024
 
+#: the request body :func:`receive` takes, for the OpenAPI document of the upload routes
+UPLOAD_DOC = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                       "properties": {"file": {"type": "string", "format": "binary"}}}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+
 
 @dataclass
 class Received:
+    """An upload on disk in ``tmp/``, hashed; the artifacts file it or it is removed."""
+
     path: Path
     sha256: str
     size: int

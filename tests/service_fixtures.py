@@ -1,4 +1,5 @@
-"""Helpers for the service tests: a real uvicorn server in a subprocess, and tiny ONNX models.
+"""Helpers for the service tests: a real uvicorn server in a subprocess, tiny ONNX models, and
+tasks for the worker pool's own tests.
 
 Not a conftest (the lead owns that): test modules import what they need from here.
 """
@@ -160,3 +161,18 @@ def npz_bytes(**arrays: np.ndarray) -> bytes:
 
 def upload(client: httpx.Client, path: str, data: bytes, name: str = "model.onnx") -> httpx.Response:
     return client.post(path, files={"file": (name, data, "application/octet-stream")})
+
+
+# -- tasks for the worker pool's tests: ProcessRunner(..., extra_tasks="service_fixtures") -----------
+def sleep_task(payload: dict, progress) -> dict:
+    progress("sleeping", 0.5)
+    time.sleep(float(payload.get("seconds", 1)))
+    return {"slept": payload.get("seconds", 1)}
+
+
+def crash_task(payload: dict, progress) -> dict:
+    os._exit(int(payload.get("code", 3)))
+
+
+#: what a worker adds to the service's own tasks when the pool names this module
+TASKS = {"sleep": sleep_task, "crash": crash_task}

@@ -8,13 +8,14 @@ import time
 
 import psutil
 import pytest
-from sepconv.service.jobs import ProcessRunner, TaskError
+from sepconv.service.tasks import TASKS
+from sepconv.service.worker_pool import ProcessRunner, TaskError
 from service_fixtures import Server, alive, conv_model, upload
 
 
 @pytest.fixture(scope="module")
 def runner():
-    r = ProcessRunner(2, timeout_s=1.5, name="test-worker")
+    r = ProcessRunner(2, timeout_s=1.5, name="test-worker", extra_tasks="service_fixtures")
     yield r
     r.shutdown()
 
@@ -27,9 +28,9 @@ def _outcome(fut, timeout=30):
 
 
 def test_crash_and_timeout_fail_alone(runner):
-    crash = runner.submit("j-crash", "_crash", {"code": 7})
-    slow = runner.submit("j-slow", "_sleep", {"seconds": 30})
-    fine = [runner.submit(f"j-ok{i}", "_sleep", {"seconds": 0.05}) for i in range(4)]
+    crash = runner.submit("j-crash", "crash", {"code": 7})
+    slow = runner.submit("j-slow", "sleep", {"seconds": 30})
+    fine = [runner.submit(f"j-ok{i}", "sleep", {"seconds": 0.05}) for i in range(4)]
     err = _outcome(crash)
     assert isinstance(err, TaskError) and err.kind == "crashed" and "exit code 7" in err.message
     err = _outcome(slow)
@@ -42,8 +43,8 @@ def test_crash_and_timeout_fail_alone(runner):
 
 
 def test_cancel_queued_and_running(runner):
-    running = [runner.submit(f"j-run{i}", "_sleep", {"seconds": 1.0}) for i in range(2)]
-    queued = runner.submit("j-queued", "_sleep", {"seconds": 0.01})
+    running = [runner.submit(f"j-run{i}", "sleep", {"seconds": 1.0}) for i in range(2)]
+    queued = runner.submit("j-queued", "sleep", {"seconds": 0.01})
     deadline = time.monotonic() + 20
     while runner.status("j-run0") != "running" and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -60,6 +61,11 @@ def test_cancel_queued_and_running(runner):
 def test_user_errors_come_back_as_messages(runner):
     err = _outcome(runner.submit("j-bad", "no_such_task", {}))
     assert isinstance(err, TaskError) and err.kind == "invalid" and "unknown task" in err.message
+
+
+def test_production_tasks_only():
+    """The tasks above come from the tests; the service's own table holds the real ones only."""
+    assert sorted(TASKS) == ["benchmark", "check_data", "convert", "validate_dataset", "validate_model"]
 
 
 def test_workers_die_with_the_server(tmp_path):

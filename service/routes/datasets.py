@@ -6,11 +6,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from ..errors import not_found
-from ..manager import Services
 from ..schemas import ERRORS, DatasetOut, DatasetPage
-from ..uploads import receive
-from . import services
-from .models import UPLOAD_DOC
+from ..uploads import UPLOAD_DOC, receive
+from ..wiring import Services
+from . import created, services
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=ERRORS)
 
@@ -20,29 +19,25 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=ERRORS)
 async def upload_dataset(request: Request, svc: Services = Depends(services)) -> JSONResponse:
     """Upload an .npz keyed by input name (samples on axis 0; optional 'labels'). No pickles."""
     rec = await receive(request, svc.blobs, svc.settings.max_upload_bytes, "data.npz")
-    row, created = await svc.add_dataset(rec)
+    row, new = await svc.artifacts.add_dataset(rec)
     out = DatasetOut.from_row(row)
-    return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200,
-                        headers={"Location": f"/v1/datasets/{out.id}"})
+    return created(out, 201 if new else 200, f"/v1/datasets/{out.id}")
 
 
 @router.get("", response_model=DatasetPage)
 def list_datasets(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
                   svc: Services = Depends(services)) -> DatasetPage:
-    return DatasetPage(items=[DatasetOut.from_row(r) for r in svc.store.list_datasets(limit, offset)],
+    return DatasetPage(items=[DatasetOut.from_row(r) for r in svc.db.list_datasets(limit, offset)],
                        limit=limit, offset=offset)
 
 
 @router.get("/{dataset_id}", response_model=DatasetOut)
 def get_dataset(dataset_id: str, svc: Services = Depends(services)) -> DatasetOut:
-    row = svc.store.get_dataset(dataset_id)
-    if row is None:
-        raise not_found("dataset", dataset_id)
-    return DatasetOut.from_row(row)
+    return DatasetOut.from_row(svc.artifacts.dataset(dataset_id))
 
 
 @router.delete("/{dataset_id}", status_code=204)
 def delete_dataset(dataset_id: str, svc: Services = Depends(services)) -> Response:
-    if not svc.delete("datasets", dataset_id):
+    if not svc.artifacts.delete("datasets", dataset_id):
         raise not_found("dataset", dataset_id)
     return Response(status_code=204)

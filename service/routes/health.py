@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from ..manager import Services
+from ..wiring import Services
 from . import services
 
 router = APIRouter(tags=["health"])
@@ -20,8 +20,7 @@ async def healthz() -> dict:
 @router.get("/readyz")
 def readyz(svc: Services = Depends(services)) -> JSONResponse:
     """Ready to take work: the database and the data directory take writes, the workers are alive."""
-    checks = {"store_writable": svc.store.writable(), "files_writable": svc.blobs.writable(),
-              "workers_alive": svc.runner.alive() and svc.validator.alive()}
+    checks = svc.readiness()
     ok = all(checks.values())
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks,
                          "queued_jobs": svc.runner.queued()}, status_code=200 if ok else 503)

@@ -1,8 +1,8 @@
-"""The SQLite store: models, datasets and jobs, surviving restarts.
+"""The SQLite store: the rows of models, datasets and jobs, surviving restarts.
 
 One connection guarded by a lock (the API's event loop and the job runner's thread both
 write); WAL mode and ``synchronous=FULL`` so that an answered request is on disk.
-Rows hold metadata only; files live in :mod:`service.storage` under their sha256.
+Rows hold metadata only; the files live in :mod:`.blob_store` under their sha256.
 """
 
 from __future__ import annotations
@@ -32,17 +32,15 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 """
 
-ACTIVE = ("queued", "running")
-
-
 def new_id(prefix: str) -> str:
     """Random, URL-safe, unguessable ids (``mdl_…``, ``ds_…``, ``job_…``)."""
     return f"{prefix}_{secrets.token_hex(8)}"
 
 
-class Store:
+class SqliteStore:
+    """One database file; every method is one statement or one transaction."""
+
     def __init__(self, path: Path) -> None:
-        self.path = path
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row

@@ -1,13 +1,19 @@
-"""The job runner: CPU-bound work in a bounded set of worker processes, off the event loop.
+"""The worker pool: CPU-bound work in a bounded set of worker processes, off the event loop.
 
 Why not ``ProcessPoolExecutor``: when one of its workers dies the whole pool breaks and every
 pending job fails with it, and a job past its time limit cannot be stopped. Here each worker is
 a long-lived process fed one job at a time over a pipe; a supervisor thread watches them, kills
 a worker whose job runs past its deadline, notices one that died, marks that job failed and
-starts a replacement, and the other jobs go on.
+starts a replacement, and the other jobs go on. (What runs inside a worker is :mod:`.worker`.)
 
-Routes and the job manager only see :class:`Runner` (submit, status, cancel), so a distributed
-queue can take this one's place without touching them.
+Why not ``pebble``'s ``ProcessPool``, which has per-job timeouts, cancel and replaces a worker
+that dies mid-job: a worker that dies while *no* job runs (the OOM killer, say) breaks its whole
+pool, so every later job fails; a result that cannot be unpickled breaks it too; and it has no way
+for a running job to report progress or for the server to learn when a job leaves the queue, which
+the job records need. Those would take side channels as large as this module.
+
+The job queue and the validator only see :class:`Runner` (submit, status, cancel), so a
+distributed queue can take this one's place without touching them.
 """
 
 from __future__ import annotations
@@ -22,10 +28,10 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
 from typing import Any, Protocol
 
-from sepconv.converter import SepconvError
+from . import worker
 
 log = logging.getLogger("sepconv.service.jobs")
 
@@ -46,7 +52,7 @@ class TaskError(Exception):
 class Runner(Protocol):
     """What the service needs from a job queue."""
 
-    def submit(self, job_id: str, task: str, payload: dict, timeout_s: float | None = None) -> Future: ...
+    def submit(self, job_id: str, task: str, payload: dict) -> Future: ...
 
     def status(self, job_id: str) -> str | None: ...  # "queued", "running" or None (unknown / done)
 
@@ -71,9 +77,9 @@ class _Job:
 class _Slot:
     """One worker process and the job it is running."""
 
-    def __init__(self, ctx: Any, name: str) -> None:
+    def __init__(self, ctx: Any, name: str, extra_tasks: str | None) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid()), name=name, daemon=True)
+        self.proc = ctx.Process(target=worker.main, args=(child, os.getpid(), extra_tasks), name=name, daemon=True)
         self.proc.start()
         child.close()
         self.job: _Job | None = None
@@ -99,9 +105,12 @@ class ProcessRunner:
     """A bounded pool of worker processes with per-job timeouts and crash isolation."""
 
     def __init__(self, workers: int, timeout_s: float, name: str = "sepconv-worker",
-                 on_start: StartHook | None = None, on_progress: ProgressHook | None = None) -> None:
+                 on_start: StartHook | None = None, on_progress: ProgressHook | None = None,
+                 extra_tasks: str | None = None) -> None:
+        """``extra_tasks``: a module whose ``TASKS`` the workers run besides the service's own (tests)."""
         self._ctx = mp.get_context("spawn")  # never fork a process that runs threads and an event loop
         self._name = name
+        self._extra_tasks = extra_tasks
         self._timeout_s = timeout_s
         self._on_start = on_start
         self._on_progress = on_progress
@@ -109,13 +118,13 @@ class ProcessRunner:
         self._lock = threading.RLock()
         self._done: list[tuple[Future, Any]] = []  # outcomes decided under the lock, delivered outside it
         self._stopping = threading.Event()
-        self._slots = [_Slot(self._ctx, f"{name}-{i}") for i in range(workers)]
+        self._slots = [self._new_slot(i) for i in range(workers)]
         self._thread = threading.Thread(target=self._loop, name=f"{name}-supervisor", daemon=True)
         self._thread.start()
 
     # -- the interface --------------------------------------------------------------------------
-    def submit(self, job_id: str, task: str, payload: dict, timeout_s: float | None = None) -> Future:
-        job = _Job(job_id, task, payload, timeout_s or self._timeout_s)
+    def submit(self, job_id: str, task: str, payload: dict) -> Future:
+        job = _Job(job_id, task, payload, self._timeout_s)
         with self._lock:
             self._queue.append(job)
         return job.future
@@ -150,17 +159,9 @@ class ProcessRunner:
         with self._lock:
             return len(self._queue)
 
-    def running(self) -> int:
-        with self._lock:
-            return sum(1 for s in self._slots if s.job is not None)
-
     def alive(self) -> bool:
         with self._lock:
             return self._thread.is_alive() and all(s.proc.is_alive() for s in self._slots)
-
-    def worker_pids(self) -> list[int]:
-        with self._lock:
-            return [s.proc.pid for s in self._slots if s.proc.pid is not None]
 
     def shutdown(self) -> None:
         self._stopping.set()
@@ -276,7 +277,10 @@ class ProcessRunner:
         s.job = None
         s.stop(kill=True)
         if not self._stopping.is_set():
-            self._slots[i] = _Slot(self._ctx, f"{self._name}-{i}")
+            self._slots[i] = self._new_slot(i)
+
+    def _new_slot(self, i: int) -> _Slot:
+        return _Slot(self._ctx, f"{self._name}-{i}", self._extra_tasks)
 
     @staticmethod
     def _hook(fn: Callable | None, *args: Any) -> None:
@@ -295,71 +299,3 @@ def _signal_name(code: int | None) -> str:
         except ValueError:
             return ""
     return ""
-
-
-#: how often a worker checks that the server that started it is still alive
-PARENT_CHECK_S = 0.5
-
-
-def _exit_with_parent(parent_pid: int, interval: float = PARENT_CHECK_S) -> None:
-    """Die as soon as the server process is gone (even SIGKILLed: nothing gets to stop us then).
-
-    When the parent dies the worker is re-parented (to PID 1 or a subreaper), so ``os.getppid()``
-    changes. A daemon thread polls it; ``os._exit`` ends the process whatever the main thread is
-    busy with (ONNX Runtime and numpy release the GIL while they compute). Once the workers are
-    gone, multiprocessing's resource tracker sees its pipe close and exits too.
-
-    Not ``prctl(PR_SET_PDEATHSIG)``: Linux sends that signal when the *thread* that spawned the
-    worker exits, and replacement workers are spawned from the supervisor or a request thread.
-    """
-
-    def watch() -> None:
-        while True:
-            if os.getppid() != parent_pid:
-                os._exit(1)
-            time.sleep(interval)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _worker_main(conn: Connection, parent_pid: int | None = None) -> None:
-    """A worker: run one task at a time; every failure becomes a message, never a traceback."""
-    if parent_pid is not None:
-        _exit_with_parent(parent_pid)  # first: the imports below take seconds
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
-    from . import tasks  # imports onnx, onnxruntime and the converter once, before the first job
-
-    try:
-        conn.send(("ready",))
-    except OSError:
-        return
-
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError, KeyboardInterrupt):
-            return
-        if msg is None:
-            return
-        job_id, task, payload = msg
-
-        def progress(stage: str, fraction: float | None = None) -> None:
-            conn.send(("progress", {"stage": stage, "fraction": fraction}))
-
-        try:
-            answer: tuple = ("ok", tasks.run(task, payload, progress))
-        except SepconvError as exc:
-            answer = ("error", exc.kind, str(exc))
-        except MemoryError:
-            answer = ("error", "internal", "the job ran out of memory")
-        except OSError as exc:
-            if isinstance(exc, BrokenPipeError):
-                return  # the server is gone
-            answer = ("error", "internal", f"{type(exc).__name__}: {exc}")
-        except Exception as exc:
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            answer = ("error", "internal", f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
-        try:
-            conn.send(answer)
-        except (OSError, ValueError):
-            return  # the server is gone (or killed us mid-send): nobody to answer

@@ -1,4 +1,5 @@
-"""Content-addressed files under the data directory.
+"""The blob store: content-addressed files under the data directory (the rows about them are in
+:mod:`.sqlite_store`).
 
 Every file is stored once, under its sha256, so uploading the same bytes twice costs nothing
 and no name from a request ever becomes a path. Files arrive through :class:`Incoming`
@@ -56,22 +57,18 @@ class BlobStore:
     """``blobs/<sha[:2]>/<sha>`` files plus a ``tmp/`` folder on the same filesystem (for renames)."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
         self.blobs = root / "blobs"
         self.tmp = root / "tmp"
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
 
-    def clear_tmp(self) -> int:
+    def clear_tmp(self) -> None:
         """Remove leftovers of uploads and jobs cut short by a crash or restart."""
-        n = 0
         for p in self.tmp.iterdir():
             if p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)
             else:
                 p.unlink(missing_ok=True)
-            n += 1
-        return n
 
     def incoming(self, limit: int) -> Incoming:
         return Incoming(self.tmp, limit)

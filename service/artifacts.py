@@ -1,0 +1,111 @@
+"""Models and datasets: a row in the SQLite store and a file in the blob store, kept in step.
+
+Uploads are checked in the validator process before they are filed; the same bytes give the
+same model or dataset. A file is filed (adopt, then insert) and removed (delete, then unlink)
+under one lock, so a delete never unlinks a file that an upload of the same bytes just filed.
+Ids become paths here only (paths never come from a request).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from .blob_store import BlobStore
+from .errors import ApiError, not_found
+from .sqlite_store import InUse, SqliteStore
+from .uploads import Received
+from .validator import Validator
+
+#: the kinds of artifact, by table
+WHAT = {"models": "model", "datasets": "dataset"}
+
+
+class Artifacts:
+    """What the routes and the job queue do with models and datasets."""
+
+    def __init__(self, db: SqliteStore, blobs: BlobStore, validator: Validator) -> None:
+        self.db, self.blobs, self.validator = db, blobs, validator
+        self._files = threading.Lock()  # adopt+insert and delete+unlink of blobs never interleave
+
+    # -- lookups -------------------------------------------------------------------------------
+    def model(self, model_id: str) -> dict:
+        """The model's row; 404 when there is none."""
+        row = self.db.get_model(model_id)
+        if row is None:
+            raise not_found("model", model_id)
+        return row
+
+    def dataset(self, dataset_id: str) -> dict:
+        """The dataset's row; 404 when there is none."""
+        row = self.db.get_dataset(dataset_id)
+        if row is None:
+            raise not_found("dataset", dataset_id)
+        return row
+
+    def file_for_job(self, table: str, artifact_id: str) -> tuple[str, str]:
+        """``(path, name)`` of an artifact a queued job refers to; 404 when it or its file is gone."""
+        row = self.db.get_model(artifact_id) if table == "models" else self.db.get_dataset(artifact_id)
+        if row is None:
+            raise ApiError(404, "not_found", f"{WHAT[table]} {artifact_id} no longer exists")
+        return str(self.blob_path(table, row)), row["name"]
+
+    def blob_path(self, table: str, row: dict) -> Path:
+        """The artifact's file; 404 when it is missing from the data directory."""
+        path = self.blobs.path(row["sha256"])
+        if not path.is_file():
+            raise ApiError(404, "not_found", f"the file of {WHAT[table]} {row['id']} is missing from the data "
+                                             "directory")
+        return path
+
+    # -- uploads -------------------------------------------------------------------------------
+    async def add_model(self, rec: Received) -> tuple[dict, bool]:
+        """Check and file an uploaded model; ``(row, created)``."""
+        return await self._add("models", "validate_model", rec, lambda analysis: self.db.add_model(
+            rec.sha256, rec.name, rec.size, analysis))
+
+    async def add_dataset(self, rec: Received) -> tuple[dict, bool]:
+        """Check and file an uploaded .npz; ``(row, created)``."""
+        return await self._add("datasets", "validate_dataset", rec, lambda info: self.db.add_dataset(
+            rec.sha256, rec.name, rec.size, info["arrays"]))
+
+    async def _add(self, table: str, check: str, rec: Received,
+                   insert: Callable[[dict], tuple[dict, bool]]) -> tuple[dict, bool]:
+        """Known bytes: the existing row. New ones: check them, then file the blob and insert the row."""
+        try:
+            with self._files:
+                row = self.db.find_by_sha(table, rec.sha256)
+                if row and self.blobs.exists(rec.sha256):
+                    return row, False
+            checked = await self.validator.run(check, {"path": str(rec.path), "name": rec.name})
+            with self._files:
+                self.blobs.adopt(rec.path, rec.sha256)
+                return insert(checked)
+        finally:
+            rec.path.unlink(missing_ok=True)
+
+    def file_converted(self, output: Path, result: dict, source_id: str, job_id: str) -> dict:
+        """File a conversion's output as a model of its own, named after its source."""
+        source = self.db.get_model(source_id)
+        base = (source["name"] if source else "model").removesuffix(".onnx")
+        with self._files:
+            self.blobs.adopt(output, result["sha256"])
+            model, _ = self.db.add_model(result["sha256"], f"{base}.sepconv.onnx", result["size"],
+                                         result["analysis"], source_job=job_id, parent_id=source_id)
+        return model
+
+    # -- deletion ------------------------------------------------------------------------------
+    def delete(self, table: str, artifact_id: str) -> bool:
+        """Delete a model or dataset (409 while a job uses it); its file goes when nothing refers to it."""
+        with self._files:
+            try:
+                sha = self.db.delete_artifact(table, artifact_id)
+            except InUse as exc:
+                raise ApiError(409, "conflict", f"the {WHAT[table]} is used by job {exc.job_id} (queued or "
+                                                "running); wait for it or cancel it first") from None
+            if sha is None:
+                return False
+            if not self.db.sha_in_use(sha):
+                self.blobs.remove(sha)
+            return True

@@ -1,0 +1,124 @@
+"""Request checks: a conversion or benchmark request that cannot work gets a 4xx now, not a failed job later.
+
+Options are checked by the converter's own validation, input shapes by its ``input_shapes`` on
+the inputs stored at upload, and a dataset against a model in the validator process.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from sepconv.converter import ConvertOptions, OptionError, format_shape, input_shapes
+
+from .artifacts import Artifacts
+from .errors import ApiError
+from .schemas import BenchmarkRequest, ConversionRequest
+
+#: How the API names an entry of a dict option: input_shapes['x'].
+FIELD_KEY = "{name}[{key!r}]"
+
+
+async def check_conversion(artifacts: Artifacts, model: dict, body: ConversionRequest, options: dict) -> list[str]:
+    """Check a conversion request for ``model``; the ids the job refers to."""
+    try:
+        ConvertOptions(**options).validate()
+    except OptionError as exc:
+        raise ApiError(422, "invalid", exc.render(exc.field, FIELD_KEY)) from None
+    analysis = model["analysis"]
+    if analysis.get("convs", 0) == 0:
+        raise ApiError(422, "no_conv", f"model {model['id']} has no Conv node to convert")
+    check_input_names(analysis, body.input_shapes)
+    check_input_shapes(model, body.input_shapes)
+    refs = [model["id"]]
+    if body.dataset_id:
+        await check_dataset(artifacts, model, body.dataset_id, body.input_shapes)
+        refs.append(body.dataset_id)
+    return refs
+
+
+async def check_benchmark(artifacts: Artifacts, body: BenchmarkRequest) -> list[str]:
+    """Check a benchmark request: the models exist and can share inputs, the dataset fits each; the refs."""
+    if len(set(body.model_ids)) != len(body.model_ids):
+        raise ApiError(422, "invalid", "model_ids: give two different models (or one)")
+    models = [artifacts.model(mid) for mid in body.model_ids]
+    check_input_names(models[0]["analysis"], body.input_shapes)
+    if len(models) == 2:
+        check_same_inputs(models[0], models[1])
+    for row in models:
+        check_input_shapes(row, body.input_shapes)
+    refs = list(body.model_ids)
+    if body.dataset_id:
+        for row in models:  # the same data feeds both models: it must fit each of them
+            try:
+                await check_dataset(artifacts, row, body.dataset_id, body.input_shapes)
+            except ApiError as exc:
+                if len(models) == 2 and exc.status == 422:
+                    exc.message = f"model {row['id']}: {exc.message}"
+                raise
+        refs.append(body.dataset_id)
+    return refs
+
+
+def check_input_names(analysis: dict, shapes: dict[str, list[int]]) -> None:
+    names = [i["name"] for i in analysis.get("inputs", [])]
+    unknown = [n for n in shapes if n not in names]
+    if unknown:
+        raise ApiError(422, "invalid", f"input_shapes names {', '.join(map(repr, unknown))}, which the model "
+                                       f"does not take (inputs: {', '.join(names) or 'none'})")
+
+
+def _inputs_only(analysis: dict) -> onnx.ModelProto:
+    """A model with the stored model's inputs and nothing else: what ``input_shapes`` reads."""
+    inputs = []
+    for i in analysis.get("inputs", []):
+        try:
+            elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(i.get("dtype") or "float32"))
+        except (TypeError, KeyError, ValueError):
+            elem = onnx.TensorProto.FLOAT
+        inputs.append(onnx.helper.make_tensor_value_info(i["name"], elem, i.get("shape")))
+    return onnx.helper.make_model(onnx.helper.make_graph([], "inputs", inputs, []))
+
+
+def check_input_shapes(model: dict, shapes: dict[str, list[int]]) -> None:
+    """input_shapes must agree with the model's fixed dims and ranks (the converter's own check)."""
+    if not shapes:
+        return
+    try:
+        input_shapes(_inputs_only(model["analysis"]), shapes)
+    except OptionError as exc:
+        raise ApiError(422, "invalid", f"model {model['id']}: {exc.render(exc.field, FIELD_KEY)}") from None
+
+
+def check_same_inputs(a: dict, b: dict) -> None:
+    """Two models benchmarked on the same inputs must take the same inputs: same names, and no
+    dtype, rank or fixed dim that differs (a symbolic dim fits any size)."""
+    ia = {i["name"]: i for i in a["analysis"].get("inputs", [])}
+    ib = {i["name"]: i for i in b["analysis"].get("inputs", [])}
+    if set(ia) != set(ib):
+        raise ApiError(422, "invalid", f"the two models take different inputs ({', '.join(ia) or 'none'} in "
+                                       f"{a['id']}, {', '.join(ib) or 'none'} in {b['id']}); a benchmark "
+                                       "compares two versions of one model")
+    for name, x in ia.items():
+        y = ib[name]
+        if x.get("dtype") and y.get("dtype") and x["dtype"] != y["dtype"]:
+            raise ApiError(422, "invalid", f"input {name!r} is {x['dtype']} in model {a['id']} but {y['dtype']} "
+                                           f"in model {b['id']}; the two models cannot share inputs")
+        sx, sy = x.get("shape"), y.get("shape")
+        if sx is None or sy is None:
+            continue
+        where = f"({format_shape(sx)} in model {a['id']}, {format_shape(sy)} in model {b['id']})"
+        if len(sx) != len(sy):
+            raise ApiError(422, "invalid", f"input {name!r} has rank {len(sx)} in one model and {len(sy)} in "
+                                           f"the other {where}; the two models cannot share inputs")
+        for d, (p, q) in enumerate(zip(sx, sy)):
+            if p is not None and q is not None and p != q:
+                raise ApiError(422, "invalid", f"input {name!r}: dim {d} is fixed to {p} in one model and to {q} "
+                                               f"in the other {where}; the two models cannot share inputs")
+
+
+async def check_dataset(artifacts: Artifacts, model: dict, dataset_id: str, shapes: dict[str, list[int]]) -> None:
+    """Do the dataset's arrays fit the model's inputs? Checked in the validator process."""
+    ds = artifacts.dataset(dataset_id)
+    await artifacts.validator.run("check_data", {
+        "model": str(artifacts.blobs.path(model["sha256"])), "data": str(artifacts.blobs.path(ds["sha256"])),
+        "data_name": ds["name"], "input_shapes": shapes})
