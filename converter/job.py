@@ -8,44 +8,57 @@ error raised. Where auto mode keeps the original, the original's bytes are writt
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
-from .auto import convert_auto
+from .auto import AUTO_SHARES, convert_auto
 from .data import InputSet, load_npz, prepare_inputs
 from .errors import SepconvError
 from .modelio import load_model_sized, save_model, write_bytes_atomic
 from .options import ConvertOptions
+from .progress import Phases, Progress
 from .report import build_report, count_params, write_report
 from .rewrite import convert_model
 from .verify import verify
 
+#: Each phase's share of a job's progress, for a fixed method and for auto mode.
+FIXED_PHASES = {"loading": 1, "converting": 6, "saving": 1, "verifying": 2}
+AUTO_PHASES = {"loading": 1, **AUTO_SHARES, "saving": 1, "verifying": 1}
+
 
 def convert_file(source: str | Path, output: str | Path, options: ConvertOptions,
-                 data: str | Path | None = None, report_path: str | Path | None = None) -> dict:
-    """Load, convert, save (atomically), verify and report. Returns the report."""
+                 data: str | Path | None = None, report_path: str | Path | None = None,
+                 progress: Progress | None = None) -> dict:
+    """Load, convert, save (atomically), verify and report. Returns the report. ``progress``
+    hears each phase and, within it, each layer (see :mod:`~sepconv.converter.progress`)."""
     options.validate()  # fail on bad options before reading anything
     _check_paths(source, output, report_path)
+    phases = Phases(progress, AUTO_PHASES if options.auto else FIXED_PHASES)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    phases.step("loading", 0)
     model, bytes_before = load_model_sized(source)
     params_before = count_params(model)
     arrays = load_npz(data) if data is not None and (options.verify or options.auto) else None
     auto = None
     if options.auto:
-        outcome = convert_auto(model, options, arrays, timings)
+        outcome = convert_auto(model, options, arrays, timings, phases)
         converted, rows, auto, check_on = outcome.model, outcome.rows, outcome.section, outcome.held_out
     else:  # check the data against the model before spending time on it
         check_on = prepare_inputs(model, options.input_shapes, arrays, options.seed).draw(
             options.max_samples, options.seed) if options.verify else None
         timings["load_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        rows, converted = convert_model(model, options), model
+        phases.step("converting", 0)
+        rows, converted = convert_model(model, options, partial(phases.step, "converting")), model
         timings["convert_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
+    phases.step("saving", 0)
     bytes_after = _save(converted, source, output, bytes_before)
     params_after = count_params(converted if converted is not None else model)
     del model, converted
     timings["save_s"] = time.perf_counter() - t2
+    phases.step("verifying", 0)
     verification = _verify(source, output, check_on, options, timings)
     timings["total_s"] = time.perf_counter() - t0
     report = build_report(rows, options.as_dict(), verification, params=(params_before, params_after),
@@ -55,6 +68,7 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
         report["auto"] = auto
     if report_path is not None:
         write_report(report, report_path)
+    phases.step("verifying", 1, stage="done")
     return report
 
 

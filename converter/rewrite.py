@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from math import prod
 
 import onnx
@@ -16,8 +17,10 @@ from .report import layer_row
 from .version import __version__
 
 
-def convert_model(model: onnx.ModelProto, options: ConvertOptions) -> list[dict]:
-    """Rewrite the model in place with ``options.method``; return one report row per Conv."""
+def convert_model(model: onnx.ModelProto, options: ConvertOptions,
+                  layer_done: Callable[[int, int], None] | None = None) -> list[dict]:
+    """Rewrite the model in place with ``options.method``; return one report row per Conv.
+    ``layer_done(done, total)`` hears each finished layer."""
     policy = options.validate()
     method = METHODS[options.method]
     mg, layers = analyse(model, options.input_shapes, load_weights=False)
@@ -25,13 +28,15 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions) -> list[dict]
         raise SepconvError("the model has no Conv node to convert", kind="no_conv")
     rows: list[dict] = [{}] * len(layers)
     # largest weights first: their SVD workspace is the peak, and fewer new factors are held by then
-    for i in sorted(range(len(layers)), key=lambda k: -prod(layers[k].weight_shape)):
+    for done, i in enumerate(sorted(range(len(layers)), key=lambda k: -prod(layers[k].weight_shape)), start=1):
         layer = layers[i]
         dec = decide(layer, method, policy, options, mg)
         new_nodes = apply(mg, dec) if dec.rewritten else []
         rows[i] = layer_row(dec, new_nodes)
         dec.fact = None
         layer.release()  # the factors are in the graph now
+        if layer_done is not None:
+            layer_done(done, len(layers))
     mg.commit()
     stamp(model, options)
     return rows

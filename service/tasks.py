@@ -95,10 +95,10 @@ def convert(payload: dict, progress: Progress) -> dict:
     """Convert, then analyse and hash the result so the API process only has to move it."""
     output = Path(payload["output"])
     options = ConvertOptions(**payload["options"])
-    progress("converting", 0.1)
     with _renamed(Path(payload["source"]), payload["source_name"]), \
             _renamed(Path(payload["data"]) if payload.get("data") else None, payload.get("data_name")):
-        report = convert_file(payload["source"], output, options, data=payload.get("data"))
+        report = convert_file(payload["source"], output, options, data=payload.get("data"),
+                              progress=lambda stage, fraction: progress(stage, 0.9 * fraction))
     if Path(str(output) + ".data").exists():
         raise SepconvError("the converted model is over 2 GB and needs external data, which the service "
                            "does not store yet; convert it with the CLI")

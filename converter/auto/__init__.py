@@ -11,6 +11,6 @@ per-layer candidates, fit and timed), ``allocate`` (the trade-off path and model
 
 from __future__ import annotations
 
-from .pipeline import AutoOutcome, convert_auto
+from .pipeline import AUTO_SHARES, AutoOutcome, convert_auto
 
-__all__ = ["AutoOutcome", "convert_auto"]
+__all__ = ["AUTO_SHARES", "AutoOutcome", "convert_auto"]

@@ -8,6 +8,8 @@ ONNX Runtime (cached).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import onnx
 
@@ -25,6 +27,10 @@ MEASURED_PER_LAYER = 8
 MAX_LAYER_ERROR = 1.0
 
 
+def ignore_steps(done: int, total: int) -> None:
+    """The step callback when nobody listens."""
+
+
 def eligible_layers(layers: list[ConvLayer], skip) -> tuple[list[int], dict[int, str]]:
     """Indices of the layers auto mode takes, and the reason for each it leaves (``skip``: the
     user's include/exclude, a function of the layer name)."""
@@ -39,8 +45,9 @@ def eligible_layers(layers: list[ConvLayer], skip) -> tuple[list[int], dict[int,
 
 
 def fit_plans(model: onnx.ModelProto, layers: list[ConvLayer], eligible: list[int], fit: InputSet,
-              positions: dict[str, activations.Positions], threads: int | None) -> list[LayerPlan]:
-    """Each eligible layer's patches, outputs and refit candidates."""
+              positions: dict[str, activations.Positions], threads: int | None,
+              layer_done: Callable[[int, int], None] = ignore_steps) -> list[LayerPlan]:
+    """Each eligible layer's patches, outputs and refit candidates (``layer_done(done, total)`` after each)."""
     chosen = [layers[i] for i in eligible]
     patches = activations.collect_patches(model, fit, chosen, positions, threads) if chosen else {}
     plans = []
@@ -56,16 +63,20 @@ def fit_plans(model: onnx.ModelProto, layers: list[ConvLayer], eligible: list[in
             c.error = candidates.layer_error(c, x, y, scale)
             plan.cands.append(c)
         plans.append(plan)
+        layer_done(len(plans), len(eligible))
     return plans
 
 
-def time_plans(plans: list[LayerPlan], batch: int, threads: int | None, cache: LatencyCache, opset: int) -> None:
+def time_plans(plans: list[LayerPlan], batch: int, threads: int | None, cache: LatencyCache, opset: int,
+               layer_done: Callable[[int, int], None] = ignore_steps) -> None:
     """Time each layer's Pareto front against the layer itself (fills ``ms``, ``orig_ms``)."""
-    for plan in plans:
+    for done, plan in enumerate(plans, start=1):
         front = pareto([c for c in plan.cands if c.error <= MAX_LAYER_ERROR])
         if front:
             plan.orig_ms = measure_layer(plan.layer, front, batch, threads, cache, opset)
+        layer_done(done, len(plans))
     cache.save()
+
 
 
 def pareto(cands: list[Candidate]) -> list[Candidate]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from ..layers import ConvLayer
 from ..methods import Candidate, Emitted
 from ..modelio import opset_version
 from ..options import ConvertOptions
+from ..progress import Phases
 from ..rewrite import stamp
 from ..timing import median_ms
 from . import activations, fitting, section
@@ -30,6 +32,8 @@ from .latency import LatencyCache, resolved_threads
 from .search import Budget, PathModels, measure_sensitivities, search, trade_off_curve
 from .split import RANDOM_SAMPLES, head, split
 
+#: Auto mode's phases and their shares of its progress.
+AUTO_SHARES = {"fitting candidates": 4, "timing candidates": 3, "searching": 4, "checking": 1}
 #: Seconds spent timing the whole models, interleaved (before the search; at the check).
 BEFORE_SECONDS, WHOLE_SECONDS = 1.0, 3.0
 WEAK_GUARANTEE = ("no data given: the budget was checked on seeded random inputs, which say little about the "
@@ -48,8 +52,11 @@ class AutoOutcome:
 
 
 def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[str, np.ndarray] | None,
-                 timings: dict[str, float], *, refit_passes: int = 1, cache_dir: Path | None = None) -> AutoOutcome:
-    """Choose a method and rank per layer within the budget, from data and measured latency."""
+                 timings: dict[str, float], phases: Phases | None = None, *, refit_passes: int = 1,
+                 cache_dir: Path | None = None) -> AutoOutcome:
+    """Choose a method and rank per layer within the budget, from data and measured latency.
+    ``phases`` hears progress in the phases of AUTO_SHARES."""
+    phases = phases or Phases(None, AUTO_SHARES)
     t = time.perf_counter()
     threads = options.threads
     everything = prepare_inputs(model, options.input_shapes, arrays, options.seed,
@@ -67,11 +74,13 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     eligible, reasons = fitting.eligible_layers(layers, options.skip_reason)
     positions = {layers[i].name: activations.sample_positions(layers[i], parts.fit.samples, options.seed + i)
                  for i in eligible}
-    plans = fitting.fit_plans(model, layers, eligible, parts.fit, positions, threads)
+    plans = fitting.fit_plans(model, layers, eligible, parts.fit, positions, threads,
+                              partial(phases.step, "fitting candidates"))
     t = _lap(timings, "candidates_s", t)
 
     cache = LatencyCache(threads, cache_dir)
-    fitting.time_plans(plans, batch, threads, cache, opset_version(model) or 17)
+    fitting.time_plans(plans, batch, threads, cache, opset_version(model) or 17,
+                       partial(phases.step, "timing candidates"))
     auto["latency_cache"] = {"path": str(cache.path), "hits": cache.hits, "misses": cache.misses}
     orig_bytes = model.SerializeToString()
     feed = {k: v[:batch] for k, v in parts.held.arrays.items()}
@@ -83,13 +92,14 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     curve = trade_off_curve(path, plans, before)
     models = PathModels(model, layers, plans, path, positions, parts.fit, threads, refit_passes)
     found = search(models, curve, Evaluator(orig_bytes, parts.fit, threads),
-                   Evaluator(orig_bytes, parts.held, threads), budget)
+                   Evaluator(orig_bytes, parts.held, threads), budget, partial(phases.step, "searching"))
     auto["backoff"] = found.tries
     t = _lap(timings, "allocate_s", t)
 
     choice, converted = models.at(found.step) if found.step else ({}, model)
     latency = {"before_ms": before, "after_ms": None, "ratio": None, "speedup": None, "interleaved": True}
     reason = _no_rewrite_reason(eligible, path, found.step, budget)
+    phases.step("checking", 0)
     if reason is None:
         before, after = median_ms([orig_bytes, converted.SerializeToString()], feed, threads, WHOLE_SECONDS,
                                   min_runs=10, max_runs=300)

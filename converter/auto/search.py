@@ -8,6 +8,7 @@ budget on the fitting data (with a margin); the held-out check then backs off un
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,10 +105,19 @@ class SearchResult:
 
 
 def search(models: PathModels, curve: list[dict], fit_eval: Evaluator, held_eval: Evaluator,
-           budget: Budget) -> SearchResult:
+           budget: Budget, evaluated: Callable[[int, int], None] | None = None) -> SearchResult:
     """The longest prefix meeting the budget on the fitting data (with FIT_MARGIN), then backed off
-    until the held-out data meets it too. Fills the curve's fit errors where they were measured."""
+    until the held-out data meets it too. Fills the curve's fit errors where they were measured.
+    ``evaluated(done, expected)`` hears each model scored (expected: a binary search and two checks)."""
+    expected, done = max(1, len(curve)).bit_length() + 3, [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if evaluated is not None:
+            evaluated(min(done[0], expected - 1), expected)
+
     def passes_fit(k: int) -> bool:
+        tick()
         score = fit_eval.score(models.at(k)[1])
         curve[k - 1]["fit_error"] = score["max_error"]
         curve[k - 1]["fit_accuracy_drop"] = score["accuracy_drop"]
@@ -116,6 +126,7 @@ def search(models: PathModels, curve: list[dict], fit_eval: Evaluator, held_eval
     k = largest_passing(len(curve), passes_fit)
     tries = []
     while k > 0:
+        tick()
         held = held_eval.score(models.at(k)[1])
         tries.append({"step": k, "held_out_error": held["max_error"], "accuracy_drop": held["accuracy_drop"]})
         if budget.met(held):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from sepconv.converter import convert_file
 
@@ -24,8 +27,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    report = convert_file(args.model, args.output, options_from_args(args), data=args.data, report_path=args.report)
+    options = options_from_args(args)
+    with _progress_bar(console, enabled=not args.json) as progress:
+        report = convert_file(args.model, args.output, options, data=args.data, report_path=args.report,
+                              progress=progress)
     return show(args, report, partial(_print_report, args), console)
+
+
+@contextmanager
+def _progress_bar(console: Console, enabled: bool) -> Iterator[Callable[[str, float], None] | None]:
+    """A bar that moves per layer and per auto-mode phase, on a terminal only (and gone when done)."""
+    if not (enabled and console.is_terminal):
+        yield None
+        return
+    with Progress(TextColumn("{task.description:<20}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("loading", total=1.0)
+        yield lambda stage, fraction: bar.update(task, description=stage, completed=fraction, refresh=True)
 
 
 def _print_report(args: argparse.Namespace, report: dict, console: Console) -> None:
