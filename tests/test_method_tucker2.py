@@ -94,9 +94,6 @@ def test_factors_are_the_hosvd_projections(shape):
         previous = error
 
 
-@pytest.mark.xfail(strict=True, reason="TuckerFactorization.rel_error is the output mode's error alone (for Cout > "
-                                        "Cin: among its top Cin values only): below the weight's error at every "
-                                        "truncated rank, and 0 at r = min(Cin, Cout) where Cin != Cout leaves ~0.5")
 @pytest.mark.parametrize("shape", [(8, 4, 3, 3), (4, 8, 3, 3), (6, 6, 3, 3)])
 def test_rel_error_is_the_weight_error(shape):
     w = np.random.default_rng(5).standard_normal(shape)

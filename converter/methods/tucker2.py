@@ -3,7 +3,9 @@
 Both channel modes are cut at once, so the middle Conv is small on both sides; it turns
 saved multiplications into saved time for 64 channels and more (dense Convs only).
 The factors come from the SVDs of the weight's two channel unfoldings (HOSVD); the
-core is ``U_out^T W U_in``. Exact at ``r = min(Cin, Cout)``. Only ``group = 1``.
+core is ``U_out^T W U_in``. One rank cuts both modes, so it is exact at ``r = Cin = Cout``
+only; where Cin != Cout, ``r = min(Cin, Cout)`` still drops the larger mode's tail (hence an
+auto-mode candidate, not a ``--method``). Only ``group = 1``.
 """
 
 from __future__ import annotations
@@ -20,9 +22,22 @@ from .emit import emit_chain
 
 @dataclass
 class TuckerFactorization(Factorization):
-    """The output-mode SVD (``u``, ``s``, ``vt``) plus the input-mode left vectors ``u_in``."""
+    """The output-mode SVD (``u``, ``s``, ``vt``) plus the input-mode left vectors ``u_in``, and
+    the weight: the error of a Tucker-2 cut is not the output mode's alone."""
 
     u_in: np.ndarray | None = None
+    weight: np.ndarray | None = None
+
+    def rel_error(self, rank: int) -> float:
+        """Relative Frobenius error of the weight rebuilt from both cut modes at this rank."""
+        assert self.weight is not None
+        w = self.weight.astype(np.float64)
+        pre, core, post = tucker2_factors(w, self, rank)
+        rebuilt = np.einsum("or,rs...,si->oi...", post, core, pre)
+        return float(np.linalg.norm(rebuilt - w) / (np.linalg.norm(w) or 1.0))
+
+    def energy(self, rank: int) -> float:
+        return 1.0 - self.rel_error(rank) ** 2
 
 
 def tucker2_svd(weight: np.ndarray) -> TuckerFactorization:
@@ -33,7 +48,7 @@ def tucker2_svd(weight: np.ndarray) -> TuckerFactorization:
     u, s = _left_vectors(w.reshape(cout, -1), q)
     vt = (u.T @ w.reshape(cout, -1)) / np.where(s > 0, s, 1.0)[:, None]
     u_in, _ = _left_vectors(np.moveaxis(w, 1, 0).reshape(cin, -1), q)
-    return TuckerFactorization(u[None], s[None], vt[None], u_in=u_in)
+    return TuckerFactorization(u[None], s[None], vt[None], u_in=u_in, weight=weight)
 
 
 def _left_vectors(m: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
