@@ -59,6 +59,8 @@ def test_budget_holds_on_held_out_data_and_cache_is_reused(lowrank, tmp_path):
     assert _held_out_error(src, tmp_path / "a.onnx", r1) <= 0.02
     assert a["curve"] and all("predicted_latency_ratio" in row for row in a["curve"])
     assert [row["status"] for row in r1["layers"]] == ["rewritten", "rewritten"]
+    # each layer's own output error on the data (what the CLI table shows), not its weight error
+    assert all(0 < row["output_rel_error"] < 0.01 for row in r1["layers"])
     # independent check in ONNX Runtime on the whole data set
     x = np.load(data)["x"]
     y0 = ort.InferenceSession(str(src)).run(None, {"x": x})[0]
@@ -176,3 +178,6 @@ def test_plot_draws_the_trade_off(lowrank, tmp_path):
     r = convert_file(lowrank / "m.onnx", tmp_path / "o.onnx", _options(plot=str(png)), data=lowrank / "d.npz")
     assert r["auto"]["plot"] == str(png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    from sepconv.converter.auto.plot import figure
+    fig = figure(r["auto"]["curve"], r["auto"]["chosen"], 0.01)
+    assert fig.axes[0].get_xlim()[0] == 0.0  # errors are not negative: no axis range below 0

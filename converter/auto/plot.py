@@ -16,6 +16,18 @@ def plot_curve(curve: list[dict], chosen: dict | None, budget: float | None, pat
         import matplotlib.pyplot as plt
     except ImportError:
         raise SepconvError("--plot needs matplotlib: pip install 'sepconv[plot]'") from None
+    fig = figure(curve, chosen, budget)
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p)
+    plt.close(fig)
+    return str(p)
+
+
+def figure(curve: list[dict], chosen: dict | None, budget: float | None):
+    """The matplotlib figure of :func:`plot_curve`."""
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     est = [(r["estimated_error"], r["predicted_latency_ratio"]) for r in curve]
     if est:
@@ -29,13 +41,10 @@ def plot_curve(curve: list[dict], chosen: dict | None, budget: float | None, pat
     if budget is not None:
         ax.axvline(budget, color="red", ls="--", lw=1, label=f"budget {budget:g}")
     ax.set_xscale("symlog", linthresh=max((budget or 0.01) / 10, 1e-6))
+    ax.set_xlim(left=0.0)  # errors are never negative: no symlog range below 0
     ax.set_xlabel("relative L2 error of the model outputs")
     ax.set_ylabel("latency ratio (converted / original)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p)
-    plt.close(fig)
-    return str(p)
+    return fig

@@ -27,6 +27,7 @@ def layer_rows(layers: list[ConvLayer], reasons: dict[int, str], plans: list[Lay
         row = layer_row(dec, [n.name for n in em.nodes] if em is not None else [])
         assert layer.weight is not None
         row["weight_rel_error"] = weight_rel_error(c, layer.weight.astype(np.float64))
+        row["output_rel_error"] = c.error
         rows.append(row)
     return rows
 

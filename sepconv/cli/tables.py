@@ -39,12 +39,17 @@ def inspect_table(info: dict, console: Console) -> None:
 
 def report_table(report: dict, console: Console) -> None:
     """A conversion report: what happened to each layer, what it saved, and how close the outputs stayed."""
+    # auto mode refits the last factor on data: its weight error says little (it can exceed 1 for a
+    # layer that is fine), so the table shows the layer's output error on the data instead
+    auto = bool(report.get("auto"))
     t = Table(title="Layers")
-    for col in ("name", "status", "method", "rank", "MACs before", "MACs after", "weight err", "reason"):
+    for col in ("name", "status", "method", "rank", "MACs before", "MACs after",
+                "output err" if auto else "weight err", "reason"):
         t.add_column(col, overflow="fold")
     for r in report["layers"]:
+        err = r.get("output_rel_error") if auto else r["weight_rel_error"]
         t.add_row(r["name"], r["status"], r["method"] or "-", _num(r["rank"]), _num(r["macs_before"]),
-                  _num(r["macs_after"]), _num(r["weight_rel_error"]), r["reason"] or "")
+                  _num(r["macs_after"]), _num(err), r["reason"] or "")
     console.print(t)
     tot = report["totals"]
     s = Table(title="Totals")
