@@ -29,7 +29,7 @@ from ..timing import median_ms
 from . import activations, fitting, section
 from .allocate import Evaluator, LayerPlan, build_model, greedy_path
 from .latency import LatencyCache, resolved_threads
-from .search import Budget, PathModels, measure_sensitivities, search, trade_off_curve
+from .search import Budget, PathModels, measure_sensitivities, refit_gap, search, trade_off_curve
 from .split import RANDOM_SAMPLES, head, split
 
 #: Auto mode's phases and their shares of its progress.
@@ -91,9 +91,11 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     path = greedy_path(plans)
     curve = trade_off_curve(path, plans, before)
     models = PathModels(model, layers, plans, path, positions, parts.fit, threads, refit_passes)
+    gap = refit_gap(model, orig_bytes, layers, plans, path, parts.fit, threads, refit_passes, options.seed)
     found = search(models, curve, Evaluator(orig_bytes, parts.fit, threads),
-                   Evaluator(orig_bytes, parts.held, threads), budget, partial(phases.step, "searching"))
+                   Evaluator(orig_bytes, parts.held, threads), budget, partial(phases.step, "searching"), gap)
     auto["backoff"] = found.tries
+    auto["fit_target"] = {"margin": found.fit_margin, "estimated_gap": found.gap}
     t = _lap(timings, "allocate_s", t)
 
     choice, converted = models.at(found.step) if found.step else ({}, model)

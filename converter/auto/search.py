@@ -3,7 +3,9 @@
 Each layer's sensitivity (its effect on the model's outputs per unit of its own error) is
 measured once; the greedy path orders every layer's upgrades by error added per millisecond
 saved; a binary search finds the longest prefix whose converted and refit model meets the
-budget on the fitting data (with a margin); the held-out check then backs off until it passes.
+budget on the fitting data (with a margin that cross-validation on the fitting data sets: the
+refit's gap between the data it was fit on and data it was not); the held-out check then backs off
+by bisection until it passes.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from ..layers import ConvLayer
 from ..methods import Candidate
 from . import activations
 from .allocate import Evaluator, LayerPlan, Step, build_model, choice_at, largest_passing, meets
+from .candidates import outputs
 from .refit import refit
+from .split import subset
 
 #: The search on the fitting data aims this far inside the budget, to leave room for held-out noise.
 FIT_MARGIN = 0.8
-#: After a held-out failure, the next prefix tried is this share of the failed one.
-BACKOFF = 0.7
+#: With an estimated gap g (held-out error over fit error), the fitting data is held to
+#: GAP_SAFETY / g of the budget, within [MIN_MARGIN, MAX_MARGIN].
+GAP_SAFETY, MIN_MARGIN, MAX_MARGIN = 0.95, 0.5, 0.95
 
 
 @dataclass
@@ -71,10 +76,11 @@ class PathModels:
 
     def __init__(self, model: onnx.ModelProto, layers: list[ConvLayer], plans: list[LayerPlan], path: list[Step],
                  positions: dict[str, activations.Positions], fit: InputSet, threads: int | None,
-                 refit_passes: int) -> None:
+                 refit_passes: int, targets: dict[int, np.ndarray] | None = None) -> None:
+        """``targets``: each layer's original outputs at its positions (default: the plans' own)."""
         self.model, self.layers, self.path, self.positions = model, layers, path, positions
         self.fit, self.threads, self.refit_passes = fit, threads, refit_passes
-        self.targets = {p.index: p.y for p in plans}
+        self.targets = targets if targets is not None else {p.index: p.y for p in plans}
         self._last: tuple[int, dict[int, Candidate], onnx.ModelProto] | None = None
 
     def at(self, k: int) -> tuple[dict[int, Candidate], onnx.ModelProto]:
@@ -101,35 +107,100 @@ class PathModels:
 class SearchResult:
     step: int  # 0: no prefix meets the budget
     held_score: dict | None
-    tries: list[dict]
+    tries: list[dict]  # the held-out checks, in order
+    fit_margin: float  # the share of the budget the fitting data was held to
+    gap: float | None  # the estimated held-out over fit error ratio, where estimated
 
 
-def search(models: PathModels, curve: list[dict], fit_eval: Evaluator, held_eval: Evaluator,
-           budget: Budget, evaluated: Callable[[int, int], None] | None = None) -> SearchResult:
-    """The longest prefix meeting the budget on the fitting data (with FIT_MARGIN), then backed off
-    until the held-out data meets it too. Fills the curve's fit errors where they were measured.
-    ``evaluated(done, expected)`` hears each model scored (expected: a binary search and two checks)."""
-    expected, done = max(1, len(curve)).bit_length() + 3, [0]
+class Search:
+    """The budget's search along the path; fit scores are kept per step, so a second pass at another
+    margin costs only the steps it has not scored."""
 
-    def tick() -> None:
-        done[0] += 1
-        if evaluated is not None:
-            evaluated(min(done[0], expected - 1), expected)
+    def __init__(self, models: PathModels, curve: list[dict], fit_eval: Evaluator, held_eval: Evaluator,
+                 budget: Budget, evaluated: Callable[[int, int], None] | None = None) -> None:
+        self.models, self.curve, self.fit_eval, self.held_eval, self.budget = models, curve, fit_eval, held_eval, budget
+        self.evaluated = evaluated
+        self.expected, self.done = 2 * max(1, len(curve)).bit_length() + 4, 0
+        self.fit_scores: dict[int, dict] = {}
 
-    def passes_fit(k: int) -> bool:
-        tick()
-        score = fit_eval.score(models.at(k)[1])
-        curve[k - 1]["fit_error"] = score["max_error"]
-        curve[k - 1]["fit_accuracy_drop"] = score["accuracy_drop"]
-        return budget.met(score, FIT_MARGIN)
+    def _tick(self) -> None:
+        self.done += 1
+        if self.evaluated is not None:
+            self.evaluated(min(self.done, self.expected - 1), self.expected)
 
-    k = largest_passing(len(curve), passes_fit)
-    tries = []
-    while k > 0:
-        tick()
-        held = held_eval.score(models.at(k)[1])
-        tries.append({"step": k, "held_out_error": held["max_error"], "accuracy_drop": held["accuracy_drop"]})
-        if budget.met(held):
-            return SearchResult(k, held, tries)
-        k = int(k * BACKOFF)
-    return SearchResult(0, None, tries)
+    def fit_score(self, k: int) -> dict:
+        if k not in self.fit_scores:
+            self._tick()
+            score = self.fit_eval.score(self.models.at(k)[1])
+            self.curve[k - 1]["fit_error"] = score["max_error"]
+            self.curve[k - 1]["fit_accuracy_drop"] = score["accuracy_drop"]
+            self.fit_scores[k] = score
+        return self.fit_scores[k]
+
+    def longest_on_fit(self, margin: float) -> int:
+        """The longest prefix within ``margin`` x the budget on the fitting data (binary search)."""
+        return largest_passing(len(self.curve), lambda k: self.budget.met(self.fit_score(k), margin))
+
+    def held_out(self, k: int, tries: list[dict]) -> tuple[int, dict | None]:
+        """Step k if the held-out data meets the budget there; else the longest passing step below
+        it, found by bisection between the last passing (0) and the first failing point."""
+        lo, hi, best = 0, None, None
+        while True:
+            self._tick()
+            held = self.held_eval.score(self.models.at(k)[1])
+            tries.append({"step": k, "held_out_error": held["max_error"], "accuracy_drop": held["accuracy_drop"]})
+            if self.budget.met(held):
+                lo, best = k, held
+            else:
+                hi = k
+            if hi is None or hi - lo <= 1:
+                return lo, best
+            k = (lo + hi) // 2
+
+    def run(self, gap: Callable[[int], float] | None = None) -> SearchResult:
+        """Search at FIT_MARGIN; where ``gap(k)`` estimates the held-out over fit error ratio at the
+        found step, search again aiming at the budget less that gap; then check on held-out data."""
+        k, margin, ratio = self.longest_on_fit(FIT_MARGIN), FIT_MARGIN, None
+        if k and gap is not None:
+            ratio = gap(k)
+            margin = float(np.clip(GAP_SAFETY / ratio, MIN_MARGIN, MAX_MARGIN))
+            k = self.longest_on_fit(margin)
+        tries: list[dict] = []
+        step, held = self.held_out(k, tries) if k else (0, None)
+        return SearchResult(step, held, tries, margin, ratio)
+
+
+def search(models: PathModels, curve: list[dict], fit_eval: Evaluator, held_eval: Evaluator, budget: Budget,
+           evaluated: Callable[[int, int], None] | None = None,
+           gap: Callable[[int], float] | None = None) -> SearchResult:
+    """The longest prefix meeting the budget on the fitting data, aimed by the estimated gap, backed
+    off by bisection until the held-out data meets it too. Fills the curve's fit errors."""
+    return Search(models, curve, fit_eval, held_eval, budget, evaluated).run(gap)
+
+
+def refit_gap(model: onnx.ModelProto, original: bytes, layers: list[ConvLayer], plans: list[LayerPlan],
+              path: list[Step], fit: InputSet, threads: int | None, refit_passes: int,
+              seed: int) -> Callable[[int], float]:
+    """``gap(k)``: two-fold cross-validation on the fitting data at step k. Each half refits the
+    path's layers and is scored on the other half; the gap is the mean ratio of the out-of-fold
+    to the in-fold error (1 to 4). Too few samples to split: the fixed FIT_MARGIN's gap."""
+    def gap(k: int) -> float:
+        unit = fit.batch if fit.fixed else 1
+        halves = fit.samples // unit // 2
+        if halves < 2:
+            return GAP_SAFETY / FIT_MARGIN
+        perm = np.random.default_rng(seed).permutation(fit.samples)
+        a, b = perm[:halves * unit], perm[halves * unit:2 * halves * unit]
+        ratios = []
+        for ins, outs in ((a, b), (b, a)):
+            fold_in, fold_out = subset(fit, ins, fit.batch), subset(fit, outs, fit.batch)
+            positions = {p.layer.name: activations.sample_positions(p.layer, fold_in.samples, seed + p.index)
+                         for p in plans}
+            seen = activations.collect_patches(model, fold_in, [p.layer for p in plans], positions, threads)
+            targets = {p.index: outputs(p.layer, seen.pop(p.layer.name)) for p in plans}
+            m = PathModels(model, layers, plans, path, positions, fold_in, threads, refit_passes, targets).at(k)[1]
+            e_in = Evaluator(original, fold_in, threads).score(m)["max_error"]
+            e_out = Evaluator(original, fold_out, threads).score(m)["max_error"]
+            ratios.append(e_out / max(e_in, 1e-12))
+        return float(np.clip(np.mean(ratios), 1.0, 4.0))
+    return gap

@@ -15,7 +15,9 @@ from ..data import InputSet
 
 #: Random samples drawn when no data is given (half fit, half held out).
 RANDOM_SAMPLES = 16
-FIT_MAX, HELD_MAX = 32, 512
+#: At most this many samples are fit on (more fit samples shrink the refit's gap to held-out data:
+#: 1.9x at 32, 1.2x at 128 on the wide digits model), and at most HELD_MAX are held out.
+FIT_MAX, HELD_MAX = 128, 512
 #: Values per input batch when the batch size is free (bounds the memory of one run).
 BATCH_VALUES = 2_000_000
 
