@@ -46,10 +46,21 @@ class Artifacts:
 
     def file_for_job(self, table: str, artifact_id: str) -> tuple[str, str]:
         """``(path, name)`` of an artifact a queued job refers to; 404 when it or its file is gone."""
+        row = self._job_row(table, artifact_id)
+        return str(self.blob_path(table, row)), row["name"]
+
+    def key_for_job(self, table: str, artifact_id: str) -> tuple[str, str]:
+        """``(sha256, name)`` of an artifact a job on another machine refers to; 404 when it or its file is gone."""
+        row = self._job_row(table, artifact_id)
+        if not self.blobs.exists(row["sha256"]):
+            raise ApiError(404, "not_found", f"the file of {WHAT[table]} {row['id']} is missing from the blob store")
+        return row["sha256"], row["name"]
+
+    def _job_row(self, table: str, artifact_id: str) -> dict:
         row = self.db.get_model(artifact_id) if table == "models" else self.db.get_dataset(artifact_id)
         if row is None:
             raise ApiError(404, "not_found", f"{WHAT[table]} {artifact_id} no longer exists")
-        return str(self.blob_path(table, row)), row["name"]
+        return row
 
     def blob_path(self, table: str, row: dict) -> Path:
         """The artifact's file; 404 when it is missing from the data directory."""
@@ -85,12 +96,16 @@ class Artifacts:
         finally:
             rec.path.unlink(missing_ok=True)
 
-    def file_converted(self, output: Path, result: dict, source_id: str, job_id: str) -> dict:
-        """File a conversion's output as a model of its own, named after its source."""
+    def file_converted(self, output: Path | None, result: dict, source_id: str, job_id: str) -> dict:
+        """File a conversion's output as a model of its own, named after its source. ``output`` None:
+        a worker on another machine put the file in the blob store already."""
         source = self.db.get_model(source_id)
         base = (source["name"] if source else "model").removesuffix(".onnx")
         with self._files:
-            self.blobs.adopt(output, result["sha256"])
+            if output is not None:
+                self.blobs.adopt(output, result["sha256"])
+            elif not self.blobs.exists(result["sha256"]):
+                raise ValueError("the worker's output is missing from the blob store")
             model, _ = self.db.add_model(result["sha256"], f"{base}.sepconv.onnx", result["size"],
                                          result["analysis"], source_job=job_id, parent_id=source_id)
         return model

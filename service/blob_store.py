@@ -100,6 +100,14 @@ class BlobStore:
     def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
 
+    def local_copy(self, sha256: str, scratch: Path) -> tuple[Path, bool]:
+        """A local file with the blob's bytes, and whether it is a fetched copy (the caller removes
+        those). KeyError when the store has no such blob."""
+        path = self.path(sha256)
+        if not path.is_file():
+            raise KeyError(sha256)
+        return path, False
+
     def writable(self) -> bool:
         """Can a file be created, fsynced and removed here right now?"""
         probe = self.tmp / f"probe-{uuid.uuid4().hex}"
@@ -133,3 +141,8 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def open_blob_store(settings) -> BlobStore:
+    """The blob store the settings name: the data directory (on several machines, a shared volume)."""
+    return BlobStore(settings.data_dir)

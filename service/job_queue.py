@@ -19,6 +19,10 @@ from .worker_pool import Runner, TaskError
 log = logging.getLogger("sepconv.service")
 
 
+class RunnerUnavailable(Exception):
+    """The runner cannot take jobs right now (the broker is down): the API answers 503."""
+
+
 class JobQueue:
     """What the routes and the restart recovery do with jobs."""
 
@@ -41,7 +45,11 @@ class JobQueue:
             raise ApiError(429, "queue_full", f"{queued} jobs are waiting already (SEPCONV_MAX_QUEUED_JOBS="
                                               f"{self.max_queued}); try again later", headers={"Retry-After": "10"})
         job = self.db.add_job(kind, params, refs)
-        self._start(job)
+        try:
+            self._start(job)
+        except RunnerUnavailable as exc:  # never accepted: no record of it stays behind
+            self.db.delete_jobs([job["id"]])
+            raise ApiError(503, "unavailable", str(exc), headers={"Retry-After": "10"}) from None
         return job
 
     def cancel(self, job_id: str) -> dict:
@@ -52,8 +60,11 @@ class JobQueue:
         return self.job(job_id)
 
     def _cancel(self, job_id: str) -> bool:
-        if self.runner.cancel(job_id):
-            return True
+        try:
+            if self.runner.cancel(job_id):
+                return True
+        except RunnerUnavailable as exc:
+            raise ApiError(503, "unavailable", str(exc), headers={"Retry-After": "10"}) from None
         job = self.db.get_job(job_id)
         if job and job["state"] in ("queued", "running"):
             self.db.finish_job(job_id, error={"kind": "cancelled", "message": "the job was cancelled"})
@@ -61,7 +72,13 @@ class JobQueue:
         return False
 
     def recover(self, on_restart: str) -> dict:
-        """After a restart: running jobs fail as interrupted (or are re-queued), queued ones are queued again."""
+        """After a restart: running jobs fail as interrupted (or are re-queued), queued ones are queued again.
+        With a durable runner (Celery) jobs went on without the API: all of them are followed again."""
+        if getattr(self.runner, "durable", False):
+            active = self.db.jobs_in_state("running") + self.db.jobs_in_state("queued")
+            for job in active:
+                self._start(job, resume=True)
+            return {"resumed": len(active)}
         interrupted = self.db.jobs_in_state("running")
         for job in interrupted:
             if on_restart == "requeue":
@@ -75,25 +92,30 @@ class JobQueue:
         return {"interrupted": len(interrupted), "requeued": len(queued)}
 
     # -- running a job -------------------------------------------------------------------------
-    def _start(self, job: dict) -> None:
+    def _start(self, job: dict, resume: bool = False) -> None:
         try:
-            task, payload = self._payload(job)
+            task, payload = self._payload(job, remote=getattr(self.runner, "durable", False))
         except ApiError as exc:  # e.g. a file missing after a restart
             self.db.finish_job(job["id"], error={"kind": exc.code, "message": exc.message})
             return
-        fut = self.runner.submit(job["id"], task, payload)
+        submit = self.runner.resume if resume else self.runner.submit  # type: ignore[attr-defined]
+        fut = submit(job["id"], task, payload)
         fut.add_done_callback(lambda f, j=job, p=payload: self._finished(j, p, f))
 
-    def _payload(self, job: dict) -> tuple[str, dict]:
-        """The task and its payload: the job's parameters, with ids turned into blob paths."""
+    def _payload(self, job: dict, remote: bool = False) -> tuple[str, dict]:
+        """The task and its payload: the job's parameters, with ids turned into blob paths (or, for
+        workers on other machines, into the blobs' sha256 keys, which they resolve themselves)."""
         p = job["params"]
-        file_for = self.artifacts.file_for_job
-        data, data_name = file_for("datasets", p["dataset_id"]) if p.get("dataset_id") else (None, None)
+        locate = self.artifacts.key_for_job if remote else self.artifacts.file_for_job
+        data, data_name = locate("datasets", p["dataset_id"]) if p.get("dataset_id") else (None, None)
         if job["kind"] == "conversion":
-            source, source_name = file_for("models", p["model_id"])
-            return "convert", {"source": source, "source_name": source_name, "data": data, "data_name": data_name,
-                               "output": str(self.blobs.tmp_path(".onnx")), "options": p["options"]}
-        models = [file_for("models", m)[0] for m in p["model_ids"]]
+            source, source_name = locate("models", p["model_id"])
+            payload = {"source": source, "source_name": source_name, "data": data, "data_name": data_name,
+                       "options": p["options"]}
+            if not remote:
+                payload["output"] = str(self.blobs.tmp_path(".onnx"))
+            return "convert", payload
+        models = [locate("models", m)[0] for m in p["model_ids"]]
         return "benchmark", {"models": models, "labels": p["model_ids"], "data": data, "data_name": data_name,
                              "input_shapes": p["input_shapes"], "runs": p["runs"], "warmup": p["warmup"],
                              "threads": p.get("threads"), "seed": p.get("seed", 0)}
@@ -111,7 +133,8 @@ class JobQueue:
                 return
             result = fut.result()
             if job["kind"] == "conversion":
-                result = self._file_conversion(job, Path(payload["output"]), result)
+                output = Path(payload["output"]) if payload.get("output") else None  # None: a worker filed it
+                result = self._file_conversion(job, output, result)
             self.db.finish_job(job_id, result=result)
         except Exception as err:
             log.exception("recording job %s failed", job_id)
@@ -120,7 +143,7 @@ class JobQueue:
             if payload.get("output"):
                 Path(payload["output"]).unlink(missing_ok=True)
 
-    def _file_conversion(self, job: dict, output: Path, result: dict) -> dict:
+    def _file_conversion(self, job: dict, output: Path | None, result: dict) -> dict:
         """File the converted model; the job's result names it, and internal paths stay internal."""
         source_id = job["params"]["model_id"]
         model = self.artifacts.file_converted(output, result, source_id, job["id"])

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     on_restart: Literal["fail", "requeue"] = "fail"  # what happens to jobs that were running
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1)
+    # scale-out: jobs on Celery workers through this Redis broker (unset: the embedded worker pool)
+    broker_url: str | None = Field(None, pattern=r"^rediss?://")
+    # blobs in an S3-compatible store (s3://bucket/prefix; unset: the data directory only)
+    blob_url: str | None = Field(None, pattern=r"^s3://[^/]+")
 
     @field_validator("data_dir")
     @classmethod
@@ -67,7 +71,8 @@ class Settings(BaseSettings):
 
 #: pydantic's error types, in the words the service has always used
 _MESSAGES = {"int_parsing": "expected a whole number", "float_parsing": "expected a number",
-             "literal_error": "choose 'fail' or 'requeue'"}
+             "literal_error": "choose 'fail' or 'requeue'",
+             "string_pattern_mismatch": "expected a redis://host:port/db or s3://bucket/prefix URL"}
 
 
 def _first_problem(exc: ValidationError) -> str:

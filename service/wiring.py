@@ -7,13 +7,13 @@ together; everything else gets what it uses from here.
 from __future__ import annotations
 
 from .artifacts import Artifacts
-from .blob_store import BlobStore
+from .blob_store import open_blob_store
 from .job_queue import JobQueue
 from .retention import Retention
 from .settings import Settings
 from .sqlite_store import SqliteStore
 from .validator import Validator
-from .worker_pool import ProcessRunner
+from .worker_pool import ProcessRunner, Runner
 
 
 class Services:
@@ -22,21 +22,45 @@ class Services:
     def __init__(self, settings: Settings) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.settings = settings
-        self.blobs = BlobStore(settings.data_dir)
+        self.blobs = open_blob_store(settings)
         self.blobs.clear_tmp()
         self.db = SqliteStore(settings.data_dir / "sepconv.db")
-        self.runner = ProcessRunner(settings.workers, settings.job_timeout_s, "sepconv-worker",
-                                    on_start=self.db.mark_running, on_progress=self.db.set_progress)
+        self.runner = self._runner(settings)
         # uploads are parsed by a separate worker, so they are not stuck behind long conversions
         self.validator = Validator(ProcessRunner(1, min(settings.job_timeout_s, 600.0), "sepconv-validator"))
         self.artifacts = Artifacts(self.db, self.blobs, self.validator)
         self.jobs = JobQueue(self.db, self.blobs, self.artifacts, self.runner, settings.max_queued_jobs)
         self.retention = Retention(self.db, self.artifacts, settings.retention_days, settings.retention_interval_s)
 
+    def _runner(self, settings: Settings) -> Runner:
+        """The embedded worker pool, or Celery workers on other machines when a broker is set."""
+        if settings.broker_url:
+            from .celery_runner import CeleryRunner  # imports celery only when it is used
+
+            return CeleryRunner(settings.broker_url, settings.job_timeout_s,
+                                on_start=self.db.mark_running, on_progress=self.db.set_progress)
+        return ProcessRunner(settings.workers, settings.job_timeout_s, "sepconv-worker",
+                             on_start=self.db.mark_running, on_progress=self.db.set_progress)
+
     def readiness(self) -> dict[str, bool]:
-        """Can the service take work: the database and the data directory take writes, the workers live."""
-        return {"store_writable": self.db.writable(), "files_writable": self.blobs.writable(),
-                "workers_alive": self.runner.alive() and self.validator.runner.alive()}
+        """Can the service take work: the database and the data directory take writes, the workers live
+        (with Celery: the broker answers; the workers may come and go, jobs wait for them)."""
+        checks = {"store_writable": self.db.writable(), "files_writable": self.blobs.writable()}
+        if self.settings.broker_url:
+            checks["workers_alive"] = self.validator.runner.alive()
+            checks["broker_reachable"] = self.runner.alive()
+        else:
+            checks["workers_alive"] = self.runner.alive() and self.validator.runner.alive()
+        return checks
+
+    def not_ready_reason(self, checks: dict[str, bool]) -> str | None:
+        """Why the service is not ready, in words (None when it is)."""
+        words = {"store_writable": "the job database cannot be written",
+                 "files_writable": "the data directory cannot be written",
+                 "workers_alive": "a worker process is down",
+                 "broker_reachable": getattr(self.runner, "problem", None) or "the job broker cannot be reached"}
+        failed = [words[k] for k, ok in checks.items() if not ok]
+        return "; ".join(failed) or None
 
     def close(self) -> None:
         self.runner.shutdown()

@@ -176,3 +176,101 @@ def crash_task(payload: dict, progress) -> dict:
 
 #: what a worker adds to the service's own tasks when the pool names this module
 TASKS = {"sleep": sleep_task, "crash": crash_task}
+
+
+# -- the scale-out: a real redis-server and real `sepconv worker` processes --------------------------
+def _wait_for(check, timeout: float, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    tail = log.read_text()[-3000:] if log and log.exists() else ""
+    raise RuntimeError(f"{what} not ready after {timeout} s: {tail}")
+
+
+class Redis:
+    """redis-server on a free loopback port, append-only file on, in its own folder; restartable."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.port = folder, free_port()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> Redis:
+        import shutil
+
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        cmd = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+               "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "no"]
+        self.proc = subprocess.Popen(cmd, stdout=open(self.folder / "redis.log", "ab"), stderr=subprocess.STDOUT)
+        _wait_for(self.ping, 20, "redis-server", self.folder / "redis.log")
+        return self
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: redis writes its append-only file and exits
+            self.proc.wait(timeout=20)
+        self.proc = None
+
+
+class Worker:
+    """``sepconv worker`` in a subprocess, on the broker and data directory given."""
+
+    def __init__(self, broker_url: str, data_dir: Path, queues: str = "convert,bench", concurrency: int = 1,
+                 env: dict[str, str] | None = None, name: str = "worker") -> None:
+        self.broker_url, self.data_dir, self.queues, self.concurrency = broker_url, data_dir, queues, concurrency
+        self.extra_env = env or {}
+        self.log = data_dir.parent / f"{data_dir.name}-{name}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> Worker:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEPCONV_")}
+        env.update(self.extra_env)
+        env.update(SEPCONV_BROKER_URL=self.broker_url, OMP_NUM_THREADS="1")
+        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        start = self.log.stat().st_size if self.log.exists() else 0
+        cmd = [sys.executable, "-m", "sepconv", "worker", "--queues", self.queues,
+               "--concurrency", str(self.concurrency), "--data-dir", str(self.data_dir)]
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+
+        def ready() -> bool:
+            if self.proc is None or self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log.read_text()[-3000:]}")
+            return b" ready." in self.log.read_bytes()[start:]
+
+        _wait_for(ready, timeout, "sepconv worker", self.log)
+        return self
+
+    def children(self) -> list[psutil.Process]:
+        """The pool processes that run the jobs."""
+        assert self.proc is not None
+        return psutil.Process(self.proc.pid).children(recursive=True)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        kids = self.children() if self.proc.poll() is None else []
+        self.proc.send_signal(sig) if self.proc.poll() is None else None
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        for p in alive(kids):
+            p.kill()
+        self.proc.wait(timeout=5)
+        self.proc = None

@@ -220,7 +220,7 @@ def test_batch_bad_option_names_the_flag(tmp_path: Path) -> None:
 def test_each_command_module_registers_and_runs_itself() -> None:
     from sepconv.cli.main import COMMANDS, build_parser
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert list(sub.choices) == ["inspect", "convert", "batch", "bench", "serve"]
+    assert list(sub.choices) == ["inspect", "convert", "batch", "bench", "serve", "worker"]
     for module in COMMANDS:
         assert sub.choices[module.__name__.rsplit(".cmd_", 1)[1]].get_default("run") is module.run
 

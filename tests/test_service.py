@@ -2,6 +2,8 @@
 
 Upload, convert, poll, download (checked in ONNX Runtime), benchmark, every bad input of the
 issue, concurrent uploads and conversions, and a restart in the middle that loses nothing.
+Everything runs twice: with the embedded worker pool, and with the Celery runner (a real
+redis-server and a real ``sepconv worker`` process).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import onnxruntime as ort
 import pytest
 from model_builders import low_rank_model
 from service_fixtures import (
+    Redis,
     Server,
+    Worker,
     checker_failing_model,
     conv_model,
     external_data_model,
@@ -28,12 +32,26 @@ from service_fixtures import (
 )
 
 
+@pytest.fixture(scope="module", params=["embedded", "celery"])
+def runner(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    base = tmp_path_factory.mktemp("svc")
-    srv = Server(base / "data", workers=2, env={"SEPCONV_CACHE_DIR": str(base / "cache")}).start()
+def server(tmp_path_factory, runner):
+    base = tmp_path_factory.mktemp(f"svc-{runner}")
+    env = {"SEPCONV_CACHE_DIR": str(base / "cache")}
+    broker = worker = None
+    if runner == "celery":
+        broker = Redis(base / "redis").start()
+        env["SEPCONV_BROKER_URL"] = broker.url
+        worker = Worker(broker.url, base / "data", concurrency=2, env=env).start()
+    srv = Server(base / "data", workers=2, env=env).start()
     yield srv
     srv.stop()
+    for part in (worker, broker):
+        if part is not None:
+            part.stop()
     assert "Traceback" not in srv.log.read_text(), srv.log.read_text()[-4000:]
 
 
@@ -54,11 +72,13 @@ def _run(model_bytes: bytes, x: np.ndarray, name: str = "input") -> np.ndarray:
     return sess.run(None, {name: x})[0]
 
 
-def test_health(client):
+def test_health(client, runner):
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")
-    assert r.status_code == 200 and r.json()["checks"] == {
-        "store_writable": True, "files_writable": True, "workers_alive": True}
+    checks = {"store_writable": True, "files_writable": True, "workers_alive": True}
+    if runner == "celery":
+        checks["broker_reachable"] = True
+    assert r.status_code == 200 and r.json()["checks"] == checks
     assert "/v1/models" in client.get("/openapi.json").json()["paths"]
 
 
@@ -337,9 +357,10 @@ def test_auto_conversion(client):
         client.get(f"/v1/models/{mid}/file").content).graph.node)
 
 
-def test_restart_finds_everything(server, client, state):
+def test_restart_finds_everything(server, client, state, runner):
     """Stop the server with a job running and one queued; after the restart every file and
-    finished job is there, the running job failed as interrupted, the queued one ran."""
+    finished job is there, the running job failed as interrupted (with Celery: it went on on its
+    worker and is followed again), the queued one ran."""
     big = conv_model(cin=32, cout=64, hw=64, seed=7)
     mid = upload(client, "/v1/models", big, "big.onnx").json()["id"]
     long_jobs = [client.post("/v1/benchmarks", json={"model_ids": [mid], "runs": 5000}).json()["id"]
@@ -365,7 +386,12 @@ def test_restart_finds_everything(server, client, state):
             assert c.get(f"/v1/jobs/{jid}").json() == job
         for j in long_jobs:
             job = c.get(f"/v1/jobs/{j}").json()
-            assert job["state"] == "failed" and job["error"]["kind"] == "interrupted", job
+            if runner == "celery":  # still running on the worker: cancel it there
+                assert job["state"] == "running", job
+                job = c.delete(f"/v1/jobs/{j}").json()
+                assert job["state"] == "failed" and job["error"]["kind"] == "cancelled", job
+            else:
+                assert job["state"] == "failed" and job["error"]["kind"] == "interrupted", job
         done = wait_job(c, queued)
         assert done["state"] == "succeeded", done
         conv = state["converted"]

@@ -17,10 +17,10 @@ from rich.console import Console
 
 from sepconv.converter import OptionError, SepconvError, __version__, first_line
 
-from . import cmd_batch, cmd_bench, cmd_convert, cmd_inspect, cmd_serve
+from . import cmd_batch, cmd_bench, cmd_convert, cmd_inspect, cmd_serve, cmd_worker
 from .args import flag
 
-COMMANDS = (cmd_inspect, cmd_convert, cmd_batch, cmd_bench, cmd_serve)  # in the order --help lists them
+COMMANDS = (cmd_inspect, cmd_convert, cmd_batch, cmd_bench, cmd_serve, cmd_worker)  # in the order --help lists them
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -22,5 +22,7 @@ def readyz(svc: Services = Depends(services)) -> JSONResponse:
     """Ready to take work: the database and the data directory take writes, the workers are alive."""
     checks = svc.readiness()
     ok = all(checks.values())
-    return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks,
-                         "queued_jobs": svc.runner.queued()}, status_code=200 if ok else 503)
+    body = {"status": "ready" if ok else "not ready", "checks": checks, "queued_jobs": svc.runner.queued()}
+    if not ok:
+        body["reason"] = svc.not_ready_reason(checks)
+    return JSONResponse(body, status_code=200 if ok else 503)
