@@ -44,6 +44,9 @@ def make_celery(broker_url: str, job_timeout_s: float) -> Celery:
         broker_connection_max_retries=None,
         redis_socket_connect_timeout=3, redis_socket_timeout=15, redis_retry_on_timeout=True,
         result_expires=KEEP_S, result_extended=False,
+        # a result is not lost because the broker restarts while the job runs: storing it is retried
+        result_backend_always_retry=True, result_backend_max_retries=60,
+        result_backend_max_sleep_between_retries_ms=2000,
         worker_send_task_events=False, worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )

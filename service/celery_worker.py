@@ -48,7 +48,10 @@ def register(app: Celery, settings: Settings) -> None:
             return {"error": {"kind": "cancelled", "message": "the job was cancelled"}}
 
         def progress(stage: str, fraction: float | None = None) -> None:
-            self.update_state(state="PROGRESS", meta={"stage": stage, "fraction": fraction})
+            try:
+                self.update_state(state="PROGRESS", meta={"stage": stage, "fraction": fraction})
+            except Exception as exc:  # a progress note is not worth a job
+                log.warning("job %s: progress not sent (%s)", job_id, exc)
 
         progress("running", 0.0)
         return execute(task, payload, progress)

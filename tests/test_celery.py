@@ -1,0 +1,168 @@
+"""The Celery runner's faults, each with real parts: a redis-server with its append-only file on,
+two real ``sepconv worker`` processes (one job at a time each) and the API in a subprocess.
+
+A worker process killed mid-conversion (the job is delivered again and its model filed once),
+Redis restarted with jobs queued (none lost), the API restarted while a worker converts (the
+result is filed after the restart), cancel of a queued and of a running job, a job past its time
+limit, and the broker unreachable (503 and not ready, not a hang; what was accepted still runs).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+from service_fixtures import Redis, Server, Worker, alive, conv_model, upload, wait_job
+
+TIMEOUT_S = 15  # the job time limit here: a slow conversion takes a few seconds, a long benchmark forever
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    base = tmp_path_factory.mktemp("celery")
+    broker = Redis(base / "redis").start()
+    env = {"SEPCONV_BROKER_URL": broker.url, "SEPCONV_JOB_TIMEOUT_S": str(TIMEOUT_S)}
+    workers = [Worker(broker.url, base / "data", env=env, name=f"worker{i}").start() for i in range(2)]
+    srv = Server(base / "data", env=env).start()
+    parts = {"broker": broker, "workers": workers, "server": srv}
+    yield parts
+    parts["server"].stop()
+    for w in workers:
+        w.stop()
+    broker.stop()
+
+
+@pytest.fixture
+def client(stack):
+    with stack["server"].client() as c:
+        yield c
+
+
+def _model(client, seed: int, hw: int = 96) -> str:
+    """A model whose conversion takes a few seconds (256 -> 256 channels, verified in ONNX Runtime)."""
+    r = upload(client, "/v1/models", conv_model(cin=256, cout=256, hw=hw, seed=seed), f"slow{seed}.onnx")
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _wait_state(client, job_id: str, states: tuple[str, ...], timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["state"] in states:
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} not {states} in {timeout} s: {job}")
+
+
+def _converted_from(client, model_id: str) -> list[dict]:
+    return [m for m in client.get("/v1/models", params={"limit": 1000}).json()["items"]
+            if m["parent_id"] == model_id]
+
+
+def _long_benchmark(client, seed: int) -> str:
+    mid = upload(client, "/v1/models", conv_model(cin=32, cout=64, hw=128, seed=seed), f"long{seed}.onnx").json()["id"]
+    r = client.post("/v1/benchmarks", json={"model_ids": [mid], "runs": 10_000})
+    assert r.status_code == 202, r.text
+    return r.json()["id"]
+
+
+def test_worker_killed_mid_conversion(stack, client):
+    """kill -9 of the process converting: the job is delivered again, completes, its model filed once."""
+    mid = _model(client, 1)
+    job_id = client.post(f"/v1/models/{mid}/conversions", json={"method": "depthwise"}).json()["id"]
+    job = _wait_state(client, job_id, ("running",))
+    deadline = time.monotonic() + 30
+    while job["progress"]["stage"] == "running" and time.monotonic() < deadline:  # into the converter
+        time.sleep(0.02)
+        job = client.get(f"/v1/jobs/{job_id}").json()
+    assert job["state"] == "running", job
+    pool = [p for w in stack["workers"] for p in w.children()]
+    for p in pool:  # the one converting and the idle one: the job cannot have been anywhere else
+        p.send_signal(signal.SIGKILL)
+    done = wait_job(client, job_id, timeout=90)
+    assert done["state"] == "succeeded", done
+    assert not alive(pool)
+    assert [m["id"] for m in _converted_from(client, mid)] == [done["result"]["model_id"]]
+    assert client.get(f"/v1/models/{done['result']['model_id']}/file").status_code == 200
+
+
+def test_cancel_queued_and_running(stack, client):
+    """Both workers busy, one job waiting: the waiting one never starts, the running one's process is stopped."""
+    running = [_long_benchmark(client, 10 + i) for i in range(2)]
+    for j in running:
+        _wait_state(client, j, ("running",))
+    mid = _model(client, 2, hw=16)
+    queued = client.post(f"/v1/models/{mid}/conversions", json={"rank": 1}).json()["id"]
+    assert client.get(f"/v1/jobs/{queued}").json()["state"] == "queued"
+    busy = [p for w in stack["workers"] for p in w.children()]
+    out = client.delete(f"/v1/jobs/{queued}").json()
+    assert out["state"] == "failed" and out["error"]["kind"] == "cancelled" and out["started"] is None, out
+    for j in running:
+        out = client.delete(f"/v1/jobs/{j}").json()
+        assert out["state"] == "failed" and out["error"]["kind"] == "cancelled", out
+    deadline = time.monotonic() + 15
+    while alive(busy) and time.monotonic() < deadline:  # the processes that ran them were killed
+        time.sleep(0.05)
+    assert not alive(busy)
+    after = wait_job(client, client.post(f"/v1/models/{mid}/conversions", json={"rank": 2}).json()["id"])
+    assert after["state"] == "succeeded", after  # the workers took the next job
+    time.sleep(0.5)
+    job = client.get(f"/v1/jobs/{queued}").json()
+    assert job["started"] is None and job["error"]["kind"] == "cancelled" and len(_converted_from(client, mid)) == 1
+
+
+def test_time_limit(client):
+    job_id = _long_benchmark(client, 20)
+    t0 = time.monotonic()
+    job = wait_job(client, job_id, timeout=TIMEOUT_S + 30)
+    assert job["state"] == "failed" and job["error"]["kind"] == "timeout", job
+    assert f"{TIMEOUT_S} s" in job["error"]["message"] and time.monotonic() - t0 >= TIMEOUT_S - 1
+
+
+def test_api_restarted_while_a_worker_converts(stack):
+    srv = stack["server"]
+    with srv.client() as c:
+        mid = _model(c, 3)
+        job_id = c.post(f"/v1/models/{mid}/conversions", json={"method": "spatial"}).json()["id"]
+        _wait_state(c, job_id, ("running",))
+    srv.stop(signal.SIGKILL)
+    time.sleep(1.0)
+    srv.start()
+    with srv.client() as c:
+        done = wait_job(c, job_id, timeout=60)
+        assert done["state"] == "succeeded", done
+        assert [m["id"] for m in _converted_from(c, mid)] == [done["result"]["model_id"]]
+
+
+def test_redis_restarted_with_jobs_queued(stack, client):
+    mids = [_model(client, 30 + i, hw=48 if i < 2 else 16) for i in range(6)]
+    jobs = [client.post(f"/v1/models/{m}/conversions", json={"rank": 2}).json()["id"] for m in mids]
+    assert sum(client.get(f"/v1/jobs/{j}").json()["state"] == "queued" for j in jobs) >= 3
+    stack["broker"].stop()
+    stack["broker"].start()
+    done = [wait_job(client, j, timeout=90) for j in jobs]
+    assert [d["state"] for d in done] == ["succeeded"] * 6, [d["error"] for d in done]
+
+
+def test_broker_unreachable(stack, client):
+    """Broker down: a new job is a JSON 503 at once, /readyz says why; an accepted job still runs after."""
+    mid = _model(client, 4, hw=16)
+    accepted = client.post(f"/v1/models/{mid}/conversions", json={"rank": 1}).json()["id"]
+    stack["broker"].stop()
+    try:
+        t0 = time.monotonic()
+        r = client.post(f"/v1/models/{mid}/conversions", json={"rank": 2})
+        assert r.status_code == 503 and r.json()["error"] == "unavailable", r.text
+        assert "broker" in r.json()["message"] and time.monotonic() - t0 < 10
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["broker_reachable"] is False
+        assert "broker" in ready.json()["reason"]
+        assert client.get("/healthz").status_code == 200
+    finally:
+        stack["broker"].start()
+    assert wait_job(client, accepted, timeout=60)["state"] == "succeeded"
+    assert client.get("/readyz").status_code == 200
+    assert len([j for j in client.get("/v1/jobs", params={"limit": 1000}).json()["items"]
+                if j["params"].get("model_id") == mid]) == 1
