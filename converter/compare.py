@@ -19,6 +19,11 @@ def is_class_scores(a: np.ndarray) -> bool:
     return a.ndim == 2 and a.shape[1] > 1 and np.issubdtype(a.dtype, np.floating)
 
 
+def is_class_labels(labels: np.ndarray | None) -> bool:
+    """One whole number per sample: labels an accuracy can be computed from."""
+    return labels is not None and labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer)
+
+
 @dataclass
 class OutputStats:
     """Running sums for one output. Positions where either side is not finite are counted in
@@ -83,6 +88,8 @@ class Comparison:
 
     def __post_init__(self) -> None:
         self.outputs = [OutputStats(n) for n in self.names]
+        if not is_class_labels(self.labels):
+            self.labels = None  # labels for a metric (boxes, masks, strings): no accuracy from them
 
     def add(self, ref: list[np.ndarray], got: list[np.ndarray], batch: int) -> None:
         for st, a, b in zip(self.outputs, ref, got):

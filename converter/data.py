@@ -1,8 +1,9 @@
 """Inputs for running a model: the user's npz, or seeded random arrays of the right shapes.
 
 An npz is keyed by input name, its arrays' first axis holds the samples, and an optional
-``labels`` array holds class indices. Everything is checked against the model's inputs
-before anything runs, so a wrong file is one clear line, not an ONNX Runtime traceback.
+``labels`` array holds one entry per sample (class indices for accuracy; anything for a
+metric). Everything is checked against the model's inputs before anything runs, so a wrong
+file is one clear line, not an ONNX Runtime traceback.
 """
 
 from __future__ import annotations
@@ -209,9 +210,9 @@ def _data_inputs(data: dict[str, np.ndarray], shapes: dict[str, Shape | None], d
         raise SepconvError("the data holds no samples")
     if labels is not None:
         labels = np.asarray(labels)
-        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-            raise SepconvError(f"'labels' must be {n} whole numbers (one per sample), "
-                               f"not an array of shape {labels.shape} and dtype {labels.dtype}")
+        if labels.ndim == 0 or len(labels) != n:
+            raise SepconvError(f"'labels' must hold one entry per sample ({n}) on its first axis, "
+                               f"not an array of shape {labels.shape}")
     if fixed is not None and n % fixed:
         raise SepconvError(f"the model's batch size is fixed to {fixed}, but the data has {n} samples "
                            f"(not a multiple of {fixed})")

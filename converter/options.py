@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib.util
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from .errors import OptionError
 from .methods import METHODS
+from .metrics import BUILTIN, is_builtin
 from .ranks import RankPolicy
 
 #: The method name that lets sepconv choose method and rank per layer (``converter.auto``).
@@ -42,6 +44,10 @@ class ConvertOptions:
     # budget is off (None) only when an accuracy budget is given instead.
     max_error: float | None = DEFAULT_MAX_ERROR
     max_accuracy_drop: float | None = None
+    # the user's own measure (``converter.metrics``): a built-in name or FILE.py:FUNCTION, and how
+    # far the converted model's score may fall below the original's on the held-out data
+    metric: str | None = None
+    max_metric_drop: float | None = None
     plot: str | None = None
 
     @property
@@ -70,18 +76,34 @@ class ConvertOptions:
     def _validate_auto(self) -> None:
         if not self.auto:
             for name, unset in (("max_error", (None, DEFAULT_MAX_ERROR)), ("max_accuracy_drop", (None,)),
-                                ("plot", (None,))):
+                                ("metric", (None,)), ("max_metric_drop", (None,)), ("plot", (None,))):
                 if getattr(self, name) not in unset:
                     raise OptionError(name, "applies to method auto only", getattr(self, name))
             return
-        if self.max_error is None and self.max_accuracy_drop is None:
-            raise OptionError("max_error", "auto mode needs a budget: an output error, an accuracy drop or both")
+        if self.max_error is None and self.max_accuracy_drop is None and self.max_metric_drop is None:
+            raise OptionError("max_error", "auto mode needs a budget: an output error, an accuracy drop, a metric "
+                                           "drop, or several")
         if self.max_error is not None and not self.max_error > 0:
             raise OptionError("max_error", "must be above 0", self.max_error)
         if self.max_accuracy_drop is not None and self.max_accuracy_drop < 0:
             raise OptionError("max_accuracy_drop", "must be 0 or more", self.max_accuracy_drop)
+        self._validate_metric()
         if self.plot is not None and importlib.util.find_spec("matplotlib") is None:
             raise OptionError("plot", "needs matplotlib: pip install 'sepconv[plot]'", self.plot)
+
+    def _validate_metric(self) -> None:
+        if (self.metric is None) != (self.max_metric_drop is None):
+            name = "metric" if self.metric is None else "max_metric_drop"
+            raise OptionError(name, "a metric budget needs both the metric and its largest drop")
+        if self.max_metric_drop is not None and self.max_metric_drop < 0:
+            raise OptionError("max_metric_drop", "must be 0 or more", self.max_metric_drop)
+        if self.metric is not None and not is_builtin(self.metric):
+            path, sep, _ = self.metric.rpartition(":")
+            if not sep or not path.endswith(".py"):
+                raise OptionError("metric", f"expected one of {', '.join(BUILTIN)} or FILE.py:FUNCTION",
+                                  repr(self.metric))
+            if not Path(path).is_file():
+                raise OptionError("metric", f"{path}: no such file", repr(self.metric))
 
     def skip_reason(self, layer_name: str) -> str | None:
         """Why --include/--exclude leave this layer alone, or None."""

@@ -190,7 +190,7 @@ class _Steps:
         return {}, k
 
     def score(self, k):
-        return {"max_error": k / 10, "errors": {}, "nonfinite": 0, "accuracy_drop": None}
+        return {"max_error": k / 10, "errors": {}, "nonfinite": 0, "accuracy_drop": None, "metric": None}
 
 
 def test_held_out_back_off_bisects_to_the_last_passing_step():

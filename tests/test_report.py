@@ -171,7 +171,7 @@ BAD_NPZ = {
     "wrong rank": lambda x, y: {"x": x[0]},
     "extra key": lambda x, y: {"x": x, "extra": x},
     "labels wrong length": lambda x, y: {"x": x, "labels": y[:-1]},
-    "labels not integers": lambda x, y: {"x": x, "labels": y.astype(np.float32)},
+    "labels not per sample": lambda x, y: {"x": x, "labels": np.int64(3)},
 }
 
 
@@ -286,3 +286,11 @@ def test_model_that_fails_verification_is_not_left_behind(tmp_path: Path, monkey
     with pytest.raises(SepconvError, match="simulated"):
         convert_file(src, tmp_path / "out.onnx", ConvertOptions(rank="full", force=True))
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_labels_that_are_not_class_ids_give_no_accuracy(tmp_path: Path) -> None:
+    """Labels of any shape are accepted (a user's metric reads them); accuracy needs one class id per sample."""
+    src = save(classifier(), tmp_path / "m.onnx")
+    np.savez(tmp_path / "d.npz", x=np.zeros((4, 3, 8, 8), np.float32), labels=np.ones((4, 2, 2), np.float32))
+    report = convert_file(src, tmp_path / "o.onnx", ConvertOptions(), data=tmp_path / "d.npz")
+    assert report["verification"]["samples"] == 4 and report["verification"]["accuracy"] is None

@@ -23,6 +23,8 @@ from ..graph import ModelGraph
 from ..layers import ConvLayer
 from ..methods import Candidate
 from ..methods.base import Emitted
+from ..metrics import Metric
+from ..metrics import score as metric_score
 from ..runtime import run, session
 from .candidates import emit
 
@@ -116,11 +118,14 @@ def build_model(model: onnx.ModelProto, layers: list[ConvLayer], choice: dict[in
 
 
 class Evaluator:
-    """The original model's outputs on a fixed input set, kept, to score converted models fast."""
+    """The original model's outputs on a fixed input set, kept, to score converted models fast;
+    with a ``metric`` (its spec and function), the user's score of both models too."""
 
-    def __init__(self, model: onnx.ModelProto | bytes, inputs: InputSet, threads: int | None) -> None:
-        self.original, self.inputs, self.threads = model, inputs, threads
+    def __init__(self, model: onnx.ModelProto | bytes, inputs: InputSet, threads: int | None,
+                 metric: tuple[str, Metric] | None = None) -> None:
+        self.original, self.inputs, self.threads, self.metric = model, inputs, threads, metric
         self._ref: tuple[list[str], list[list]] | None = None
+        self._ref_score: float | None = None
 
     def reference(self) -> tuple[list[str], list[list]]:
         """The original's output names and outputs per batch (run on first use)."""
@@ -131,29 +136,32 @@ class Evaluator:
 
     def score(self, model: onnx.ModelProto | bytes) -> dict:
         """Relative L2 error per output, the worst of them, non-finite values the original did not
-        have, accuracy drop (None without labels)."""
+        have, accuracy drop (None without labels), and the metric's scores (None without one)."""
         names, refs = self.reference()
         sess = session(model, self.threads)
         cmp = Comparison(names, self.inputs.labels)
+        got_all = []
         for feed, ref in zip(self.inputs.batches(), refs):
-            cmp.add(ref, run(sess, feed), len(next(iter(feed.values()))))
+            got = run(sess, feed)
+            cmp.add(ref, got, len(next(iter(feed.values()))))
+            if self.metric is not None:
+                got_all.append(got)
         errors = [s.rel_l2 if s.rel_l2 is not None else float("inf") for s in cmp.outputs]
         acc = cmp.accuracy()
-        drop = (acc["drop_points"] if acc else 0.0) if self.inputs.labels is not None else None
+        drop = acc["drop_points"] if acc else None
         return {"errors": dict(zip(names, errors)), "max_error": max(errors) if errors else 0.0,
-                "nonfinite": sum(s.new_nonfinite for s in cmp.outputs), "accuracy_drop": drop}
+                "nonfinite": sum(s.new_nonfinite for s in cmp.outputs), "accuracy_drop": drop,
+                "metric": self._metric(names, refs, got_all) if self.metric is not None else None}
 
-
-def meets(score: dict, max_error: float | None, max_drop: float | None, margin: float = 1.0) -> bool:
-    """Within the budget (scaled by ``margin``): every output's error (None: no error budget),
-    no non-finite values, accuracy."""
-    if score["nonfinite"]:
-        return False
-    if max_error is not None and not score["max_error"] <= max_error * margin:
-        return False
-    if max_drop is not None and score["accuracy_drop"] is not None:
-        return score["accuracy_drop"] <= max_drop * margin + 1e-9
-    return True
+    def _metric(self, names: list[str], refs: list[list], got: list[list]) -> dict:
+        assert self.metric is not None
+        spec, fn = self.metric
+        ref = {n: np.concatenate([r[i] for r in refs]) for i, n in enumerate(names)}
+        out = {n: np.concatenate([g[i] for g in got]) for i, n in enumerate(names)}
+        if self._ref_score is None:
+            self._ref_score = metric_score(fn, spec, ref, ref, self.inputs.labels)
+        converted = metric_score(fn, spec, out, ref, self.inputs.labels)
+        return {"original": self._ref_score, "converted": converted, "drop": self._ref_score - converted}
 
 
 def largest_passing(n: int, passes: Callable[[int], bool]) -> int:

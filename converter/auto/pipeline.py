@@ -17,10 +17,12 @@ import numpy as np
 import onnx
 
 from ..analysis import analyse
+from ..compare import is_class_labels
 from ..data import InputSet, prepare_inputs
 from ..errors import SepconvError
 from ..layers import ConvLayer
 from ..methods import Candidate, Emitted
+from ..metrics import load_metric
 from ..modelio import opset_version
 from ..options import ConvertOptions
 from ..progress import Phases
@@ -67,7 +69,12 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     _, layers = analyse(model, options.input_shapes)
     if not layers:
         raise SepconvError("the model has no Conv node to convert", kind="no_conv")
-    budget = Budget(options.max_error, options.max_accuracy_drop)
+    if options.max_accuracy_drop is not None and everything.labels is not None and \
+            not is_class_labels(everything.labels):
+        raise SepconvError("--max-accuracy-drop needs 'labels' of one class index per sample; use --metric with "
+                           "your own labels")
+    budget = Budget(options.max_error, options.max_accuracy_drop, options.max_metric_drop)
+    metric = (options.metric, load_metric(options.metric)) if options.metric else None
     auto = _header(options, everything, parts.section(options.seed), threads, batch, refit_passes)
     t = _lap(timings, "load_s", t)
 
@@ -92,8 +99,8 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     curve = trade_off_curve(path, plans, before)
     models = PathModels(model, layers, plans, path, positions, parts.fit, threads, refit_passes)
     gap = refit_gap(model, orig_bytes, layers, plans, path, parts.fit, threads, refit_passes, options.seed)
-    found = search(models, curve, Evaluator(orig_bytes, parts.fit, threads),
-                   Evaluator(orig_bytes, parts.held, threads), budget, partial(phases.step, "searching"), gap)
+    found = search(models, curve, Evaluator(orig_bytes, parts.fit, threads, metric),
+                   Evaluator(orig_bytes, parts.held, threads, metric), budget, partial(phases.step, "searching"), gap)
     auto["backoff"] = found.tries
     auto["fit_target"] = {"margin": found.fit_margin, "estimated_gap": found.gap}
     t = _lap(timings, "allocate_s", t)
@@ -140,7 +147,8 @@ def _header(options: ConvertOptions, everything: InputSet, split_section: dict, 
     """The section's opening: the budget, where the inputs came from and how they were split."""
     return {
         "budget": {"max_error": options.max_error, "max_accuracy_drop": options.max_accuracy_drop,
-                   "accuracy_checked": options.max_accuracy_drop is not None and everything.labels is not None},
+                   "accuracy_checked": options.max_accuracy_drop is not None and is_class_labels(everything.labels),
+                   "metric": options.metric, "max_metric_drop": options.max_metric_drop},
         "inputs": everything.source, "guarantee_note": None if everything.source == "data" else WEAK_GUARANTEE,
         "split": split_section, "threads": resolved_threads(threads), "timing_batch": batch,
         "refit_passes": refit_passes,
@@ -153,10 +161,7 @@ def _no_rewrite_reason(eligible: list[int], path: list, step: int, budget: Budge
     if not path:
         return "no candidate saves measurable time in any layer: the original is faster as it is"
     if step == 0:
-        parts = ([f"max error {budget.max_error:g}"] if budget.max_error is not None else []) + (
-            [f"max accuracy drop {budget.max_accuracy_drop:g} points"] if budget.max_accuracy_drop is not None
-            else [])
-        return f"no rewrite meets the budget ({', '.join(parts)}) on the held-out data"
+        return f"no rewrite meets the budget ({budget.describe()}) on the held-out data"
     return None
 
 

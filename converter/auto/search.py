@@ -20,7 +20,7 @@ from ..data import InputSet
 from ..layers import ConvLayer
 from ..methods import Candidate
 from . import activations
-from .allocate import Evaluator, LayerPlan, Step, build_model, choice_at, largest_passing, meets
+from .allocate import Evaluator, LayerPlan, Step, build_model, choice_at, largest_passing
 from .candidates import outputs
 from .refit import refit
 from .split import subset
@@ -34,11 +34,30 @@ GAP_SAFETY, MIN_MARGIN, MAX_MARGIN = 0.95, 0.5, 0.95
 
 @dataclass
 class Budget:
+    """What the user allows: output error, accuracy drop (points), metric drop (None: unbounded)."""
+
     max_error: float | None
     max_accuracy_drop: float | None
+    max_metric_drop: float | None = None
 
     def met(self, score: dict, margin: float = 1.0) -> bool:
-        return meets(score, self.max_error, self.max_accuracy_drop, margin)
+        """Within the budget, each bound scaled by ``margin``; never with new non-finite values."""
+        if score["nonfinite"]:
+            return False
+        if self.max_error is not None and not score["max_error"] <= self.max_error * margin:
+            return False
+        if self.max_accuracy_drop is not None and score["accuracy_drop"] is not None and \
+                not score["accuracy_drop"] <= self.max_accuracy_drop * margin + 1e-9:
+            return False
+        metric = score.get("metric")
+        return self.max_metric_drop is None or metric is None or \
+            metric["drop"] <= self.max_metric_drop * margin + 1e-12
+
+    def describe(self) -> str:
+        parts = ([f"max error {self.max_error:g}"] if self.max_error is not None else []) + (
+            [f"max accuracy drop {self.max_accuracy_drop:g} points"] if self.max_accuracy_drop is not None else []) + (
+            [f"max metric drop {self.max_metric_drop:g}"] if self.max_metric_drop is not None else [])
+        return ", ".join(parts)
 
 
 def measure_sensitivities(model: onnx.ModelProto, layers: list[ConvLayer], plans: list[LayerPlan],
@@ -148,7 +167,8 @@ class Search:
         while True:
             self._tick()
             held = self.held_eval.score(self.models.at(k)[1])
-            tries.append({"step": k, "held_out_error": held["max_error"], "accuracy_drop": held["accuracy_drop"]})
+            tries.append({"step": k, "held_out_error": held["max_error"], "accuracy_drop": held["accuracy_drop"],
+                          "metric": held["metric"]})
             if self.budget.met(held):
                 lo, best = k, held
             else:

@@ -62,11 +62,13 @@ def chosen_point(step: int, choice: dict, curve: list[dict], held: dict | None, 
     """The chosen point of the curve (step 0 and zero errors where the original came back)."""
     if not step:
         return {"step": 0, "layers_rewritten": 0, "fit_error": 0.0, "held_out_error": 0.0, "held_out_errors": None,
-                "held_out_accuracy_drop": None, "predicted_latency_ratio": 1.0, "measured_latency_ratio": 1.0}
+                "held_out_accuracy_drop": None, "held_out_metric": None, "predicted_latency_ratio": 1.0,
+                "measured_latency_ratio": 1.0}
     return {
         "step": step, "layers_rewritten": len(choice), "fit_error": curve[step - 1]["fit_error"],
         "held_out_error": held["max_error"] if held else 0.0, "held_out_errors": held["errors"] if held else None,
         "held_out_accuracy_drop": held["accuracy_drop"] if held else None,
+        "held_out_metric": held["metric"] if held else None,
         "predicted_latency_ratio": curve[step - 1]["predicted_latency_ratio"],
         "measured_latency_ratio": latency["ratio"],
     }

@@ -49,23 +49,29 @@ def add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: ONNX Runtime's)")
     p.add_argument("--max-error", type=float,
                    help="auto: largest relative L2 error of any model output on held-out data (default 0.01, "
-                        "or none when --max-accuracy-drop is given)")
+                        "or none when --max-accuracy-drop or --max-metric-drop is given)")
     p.add_argument("--max-accuracy-drop", type=float,
                    help="auto: largest accuracy drop in percentage points, where the data has labels")
+    p.add_argument("--metric", metavar="NAME|FILE.py:FUNCTION",
+                   help="auto: your measure, higher is better: top1_agreement, detections:BOXES,SCORES (output "
+                        "names), or a function(outputs, reference, labels) -> float in a Python file")
+    p.add_argument("--max-metric-drop", type=float,
+                   help="auto: how far the converted model's --metric may fall below the original's (held-out)")
     p.add_argument("--plot", metavar="FILE.png", help="auto: draw the explored latency/error trade-off")
 
 
 def options_from_args(args: argparse.Namespace) -> ConvertOptions:
     """The flags of add_convert_args as ConvertOptions; an accuracy budget alone replaces the default error budget."""
     max_error = args.max_error
-    if max_error is None and args.max_accuracy_drop is None:
+    if max_error is None and args.max_accuracy_drop is None and args.max_metric_drop is None:
         max_error = DEFAULT_MAX_ERROR
     return ConvertOptions(
         method=args.method, rank=args.rank, energy=args.energy, ratio=args.ratio, force=args.force,
         include=args.include, exclude=args.exclude, input_shapes=input_shapes(args),
         verify=not args.no_verify, max_samples=args.max_samples, seed=args.seed, threads=args.threads,
         max_error=max_error,
-        max_accuracy_drop=args.max_accuracy_drop, plot=args.plot,
+        max_accuracy_drop=args.max_accuracy_drop, metric=args.metric, max_metric_drop=args.max_metric_drop,
+        plot=args.plot,
     )
 
 

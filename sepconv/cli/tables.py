@@ -71,6 +71,8 @@ def auto_summary(auto: dict, console: Console) -> None:
     parts = [f"output error <= {budget['max_error']:g}"] if budget.get("max_error") is not None else []
     if budget.get("max_accuracy_drop") is not None:
         parts.append(f"accuracy drop <= {budget['max_accuracy_drop']:g} points")
+    if budget.get("metric") is not None:
+        parts.append(f"{budget['metric']} drop <= {budget['max_metric_drop']:g}")
     split = auto.get("split", {})
     console.print(f"auto mode: budget {' and '.join(parts)}, checked on {split.get('held_out')} held-out samples "
                   f"({'your data' if auto.get('inputs') == 'data' else 'random inputs: a weaker guarantee'}; "
@@ -82,6 +84,10 @@ def auto_summary(auto: dict, console: Console) -> None:
                       f"{chosen.get('held_out_error', 0):.4g}; whole-model median latency "
                       f"{lat.get('before_ms', 0):.3f} -> {lat.get('after_ms', 0):.3f} ms "
                       f"({lat.get('speedup', 0):.2f}x, measured interleaved)")
+        if chosen.get("held_out_metric"):
+            m = chosen["held_out_metric"]
+            console.print(f"auto mode: {budget.get('metric')} on held-out data {m['original']:.4g} -> "
+                          f"{m['converted']:.4g} (drop {m['drop']:.4g})")
     else:
         console.print(f"auto mode: the original model is returned unchanged: {auto.get('reason')}")
 
