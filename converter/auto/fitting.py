@@ -14,10 +14,12 @@ import numpy as np
 import onnx
 
 from ..data import InputSet
+from ..graph import ModelGraph
 from ..layers import ConvLayer
 from ..methods import Candidate
 from . import activations, candidates
 from .allocate import LayerPlan
+from .epilogue import find_epilogue
 from .latency import LatencyCache, measure_layer
 from .refit import refit
 
@@ -67,13 +69,15 @@ def fit_plans(model: onnx.ModelProto, layers: list[ConvLayer], eligible: list[in
     return plans
 
 
-def time_plans(plans: list[LayerPlan], batch: int, threads: int | None, cache: LatencyCache, opset: int,
-               layer_done: Callable[[int, int], None] = ignore_steps) -> None:
-    """Time each layer's Pareto front against the layer itself (fills ``ms``, ``orig_ms``)."""
+def time_plans(plans: list[LayerPlan], mg: ModelGraph, batch: int, threads: int | None, cache: LatencyCache,
+               opset: int, layer_done: Callable[[int, int], None] = ignore_steps) -> None:
+    """Time each layer's Pareto front against the layer itself, each with the layer's activation
+    (fills ``ms``, ``orig_ms``)."""
     for done, plan in enumerate(plans, start=1):
         front = pareto([c for c in plan.cands if c.error <= MAX_LAYER_ERROR])
         if front:
-            plan.orig_ms = measure_layer(plan.layer, front, batch, threads, cache, opset)
+            plan.orig_ms = measure_layer(plan.layer, front, batch, threads, cache, opset,
+                                         find_epilogue(mg, plan.layer))
         layer_done(done, len(plans))
     cache.save()
 

@@ -1,4 +1,4 @@
-"""Measured latency: per candidate at the layer's real shapes, and of whole models, interleaved.
+"""Measured latency: per candidate at the layer's real shapes, with its activation, interleaved.
 
 Multiplications do not predict time (layouts, fast paths, memory), so every candidate is
 timed in ONNX Runtime as a one-layer model at the layer's input shape, threads and
@@ -27,6 +27,7 @@ from ..methods.emit import conv_node
 from ..modelio import write_bytes_atomic
 from ..timing import median_ms
 from .candidates import emit
+from .epilogue import Epilogue
 
 CACHE_FILE = "latency-v1.json"
 #: Seconds of timing spent on one pair (original + candidate), before the run-count limits.
@@ -90,22 +91,25 @@ class LatencyCache:
             pass  # a read-only home must not fail the conversion; the times are only not reused
 
 
-def shape_key(layer: ConvLayer, batch: int) -> str:
+def shape_key(layer: ConvLayer, batch: int, epilogue: Epilogue | None = None) -> str:
     return (f"conv {layer.cin}->{layer.cout} in {batch}x{'x'.join(map(str, layer.spatial_in or ()))} "
             f"k{'x'.join(map(str, layer.kernel))} s{list(layer.strides)} d{list(layer.dilations)} "
-            f"p{list(layer.pads or ())} bias={layer.bias is not None}")
+            f"p{list(layer.pads or ())} bias={layer.bias is not None}"
+            + (f" then {epilogue.key}" if epilogue is not None else ""))
 
 
 def _one_layer_model(layer: ConvLayer, batch: int, nodes: list[onnx.NodeProto],
-                     inits: list[onnx.TensorProto], opset: int) -> bytes:
+                     inits: list[onnx.TensorProto], opset: int, epilogue: Epilogue | None = None) -> bytes:
     x = helper.make_tensor_value_info(layer.input_name, onnx.TensorProto.FLOAT, [batch, layer.cin,
                                                                                    *(layer.spatial_in or ())])
-    y = helper.make_tensor_value_info(layer.output_name, onnx.TensorProto.FLOAT, None)
+    out = layer.output_name if epilogue is None else epilogue.output
+    y = helper.make_tensor_value_info(out, onnx.TensorProto.FLOAT, None)
+    nodes = nodes + list(epilogue.nodes if epilogue is not None else ())
     g = helper.make_graph(nodes, "sepconv_latency", [x], [y], inits)
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]).SerializeToString()
 
 
-def original_model(layer: ConvLayer, batch: int, opset: int) -> bytes:
+def original_model(layer: ConvLayer, batch: int, opset: int, epilogue: Epilogue | None = None) -> bytes:
     assert layer.weight is not None and layer.pads is not None
     namer = Names()
     inits = [numpy_helper.from_array(layer.weight, namer.fresh_name("W"))]
@@ -115,18 +119,20 @@ def original_model(layer: ConvLayer, batch: int, opset: int) -> bytes:
         inputs.append(inits[1].name)
     node = conv_node("conv", inputs, layer.output_name, layer.kernel, layer.pads, layer.strides,
                      layer.dilations, layer.group, "original")
-    return _one_layer_model(layer, batch, [node], inits, opset)
+    return _one_layer_model(layer, batch, [node], inits, opset, epilogue)
 
 
-def candidate_model(layer: ConvLayer, cand: Candidate, batch: int, opset: int) -> bytes:
+def candidate_model(layer: ConvLayer, cand: Candidate, batch: int, opset: int,
+                    epilogue: Epilogue | None = None) -> bytes:
     em = emit(cand, layer, Names())
-    return _one_layer_model(layer, batch, em.nodes, em.initializers, opset)
+    return _one_layer_model(layer, batch, em.nodes, em.initializers, opset, epilogue)
 
 
 def measure_layer(layer: ConvLayer, cands: list[Candidate], batch: int, threads: int | None,
-                  cache: LatencyCache, opset: int) -> float:
-    """Fill ``ms`` and ``orig_ms`` of each candidate (cached); return the original's median ms."""
-    shape = shape_key(layer, batch)
+                  cache: LatencyCache, opset: int, epilogue: Epilogue | None = None) -> float:
+    """Fill ``ms`` and ``orig_ms`` of each candidate (cached); return the original's median ms.
+    Both run with the layer's own activation after them (``epilogue``), which ONNX Runtime fuses."""
+    shape = shape_key(layer, batch, epilogue)
     feed = None
     orig = None
     for cand in cands:
@@ -137,9 +143,9 @@ def measure_layer(layer: ConvLayer, cands: list[Candidate], batch: int, threads:
                 rng = np.random.default_rng(0)
                 feed = {layer.input_name: rng.standard_normal((batch, layer.cin, *(layer.spatial_in or ())),
                                                               dtype=np.float32)}
-                orig = original_model(layer, batch, opset)
-            t_orig, t_cand = median_ms([orig, candidate_model(layer, cand, batch, opset)], feed, threads, PAIR_SECONDS,
-                                       MIN_RUNS, MAX_RUNS)
+                orig = original_model(layer, batch, opset, epilogue)
+            t_orig, t_cand = median_ms([orig, candidate_model(layer, cand, batch, opset, epilogue)], feed, threads,
+                                       PAIR_SECONDS, MIN_RUNS, MAX_RUNS)
             got = {"orig_ms": t_orig, "ms": t_cand, "measured": time.strftime("%Y-%m-%d")}
             cache.put(key, got)
         cand.orig_ms, cand.ms = float(got["orig_ms"]), float(got["ms"])

@@ -66,7 +66,7 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
                                                                                                options.seed)
     batch = everything.batch if everything.fixed else 1  # timing: the model's fixed batch, else one sample
     parts = split(everything, options.seed, batch)
-    _, layers = analyse(model, options.input_shapes)
+    mg, layers = analyse(model, options.input_shapes)
     if not layers:
         raise SepconvError("the model has no Conv node to convert", kind="no_conv")
     if options.max_accuracy_drop is not None and everything.labels is not None and \
@@ -86,7 +86,7 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     t = _lap(timings, "candidates_s", t)
 
     cache = LatencyCache(threads, cache_dir)
-    fitting.time_plans(plans, batch, threads, cache, opset_version(model) or 17,
+    fitting.time_plans(plans, mg, batch, threads, cache, opset_version(model) or 17,
                        partial(phases.step, "timing candidates"))
     auto["latency_cache"] = {"path": str(cache.path), "hits": cache.hits, "misses": cache.misses}
     orig_bytes = model.SerializeToString()
