@@ -1,5 +1,8 @@
 """The blob store: content-addressed files under the data directory (the rows about them are in
-:mod:`.sqlite_store`).
+:mod:`.sqlite_store`), optionally backed by an S3-compatible object store
+(:mod:`.blob_backends`, SEPCONV_BLOB_URL) that every machine reaches; the directory is then a
+cache in front of it. Without one, the directory is the store (on several machines: a shared
+volume).
 
 Every file is stored once, under its sha256, so uploading the same bytes twice costs nothing
 and no name from a request ever becomes a path. Files arrive through :class:`Incoming`
@@ -15,6 +18,11 @@ import re
 import shutil
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .blob_backends import S3Blobs
+    from .settings import Settings
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -56,7 +64,8 @@ class Incoming:
 class BlobStore:
     """``blobs/<sha[:2]>/<sha>`` files plus a ``tmp/`` folder on the same filesystem (for renames)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, remote: S3Blobs | None = None) -> None:
+        self.remote = remote
         self.blobs = root / "blobs"
         self.tmp = root / "tmp"
         self.blobs.mkdir(parents=True, exist_ok=True)
@@ -77,18 +86,47 @@ class BlobStore:
         """A fresh path in ``tmp/`` for a worker to write its output to."""
         return self.tmp / f"out-{uuid.uuid4().hex}{suffix}"
 
-    def path(self, sha256: str) -> Path:
-        """The blob's path; only ever built from a validated hex digest."""
+    def _local(self, sha256: str) -> Path:
+        """The blob's local path; only ever built from a validated hex digest."""
         if not _SHA.match(sha256):
             raise ValueError("not a sha256 hex digest")
         return self.blobs / sha256[:2] / sha256
 
-    def exists(self, sha256: str) -> bool:
-        return self.path(sha256).is_file()
+    def path(self, sha256: str) -> Path:
+        """The blob's local file; with an object store, fetched into the local cache first when it is
+        not there. (A blob that exists nowhere: a path that is not a file.)"""
+        path = self._local(sha256)
+        if self.remote is not None and not path.is_file() and self.remote.has(sha256):
+            fetched = self._fetch(sha256, self.tmp)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(fetched, path)
+        return path
 
-    def adopt(self, src: Path, sha256: str) -> Path:
-        """Move a finished, fsynced temporary file into place (or drop it if the blob exists)."""
-        dest = self.path(sha256)
+    def _fetch(self, sha256: str, folder: Path) -> Path:
+        """Stream the blob from the object store into a new file in ``folder``, checking its sha256."""
+        assert self.remote is not None
+        dest = folder / f"fetch-{uuid.uuid4().hex}"
+        try:
+            self.remote.download(sha256, dest)
+            if sha256_file(dest) != sha256:
+                raise OSError(f"blob {sha256[:12]}... changed in the object store (its sha256 differs)")
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+        return dest
+
+    def exists(self, sha256: str) -> bool:
+        return self._local(sha256).is_file() or (self.remote is not None and self.remote.has(sha256))
+
+    def adopt(self, src: Path, sha256: str, keep_local: bool = True) -> Path:
+        """Move a finished, fsynced temporary file into place (or drop it if the blob exists); with an
+        object store, upload it there first (and keep no local copy unless ``keep_local``)."""
+        dest = self._local(sha256)
+        if self.remote is not None:
+            self.remote.upload(src, sha256)
+            if not keep_local:
+                src.unlink(missing_ok=True)
+                return dest
         if dest.is_file():
             src.unlink(missing_ok=True)
             return dest
@@ -98,18 +136,24 @@ class BlobStore:
         return dest
 
     def remove(self, sha256: str) -> None:
-        self.path(sha256).unlink(missing_ok=True)
+        self._local(sha256).unlink(missing_ok=True)
+        if self.remote is not None:
+            self.remote.delete(sha256)
 
     def local_copy(self, sha256: str, scratch: Path) -> tuple[Path, bool]:
-        """A local file with the blob's bytes, and whether it is a fetched copy (the caller removes
-        those). KeyError when the store has no such blob."""
-        path = self.path(sha256)
-        if not path.is_file():
-            raise KeyError(sha256)
-        return path, False
+        """A local file with the blob's bytes, and whether it is a fetched copy in ``scratch`` (the
+        caller removes those). KeyError when the store has no such blob."""
+        path = self._local(sha256)
+        if path.is_file():
+            return path, False
+        if self.remote is not None and self.remote.has(sha256):
+            return self._fetch(sha256, scratch), True
+        raise KeyError(sha256)
 
     def writable(self) -> bool:
-        """Can a file be created, fsynced and removed here right now?"""
+        """Can a file be created, fsynced and removed here right now (and the object store be reached)?"""
+        if self.remote is not None and not self.remote.reachable():
+            return False
         probe = self.tmp / f"probe-{uuid.uuid4().hex}"
         try:
             with open(probe, "wb") as fh:
@@ -143,6 +187,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def open_blob_store(settings) -> BlobStore:
-    """The blob store the settings name: the data directory (on several machines, a shared volume)."""
-    return BlobStore(settings.data_dir)
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The blob store the settings name: the data directory (on several machines, a shared volume),
+    or an object store (SEPCONV_BLOB_URL) with the data directory as its local cache."""
+    if not settings.blob_url:
+        return BlobStore(settings.data_dir)
+    from .blob_backends import S3Blobs  # boto3 only where it is used
+
+    return BlobStore(settings.data_dir, S3Blobs(settings.blob_url))

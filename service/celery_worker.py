@@ -70,7 +70,7 @@ def execute(task: str, payload: dict, progress) -> dict:
         result = answer[1]
         if task == "convert":
             made.remove(Path(local["output"]))
-            blobs.adopt(Path(local["output"]), result["sha256"])
+            blobs.adopt(Path(local["output"]), result["sha256"], keep_local=blobs.remote is None)
         elif task == "benchmark":
             result["host"] = host_info(payload.get("threads"))
         return {"ok": result}

@@ -189,13 +189,23 @@ def _wait_for(check, timeout: float, what: str, log: Path | None = None) -> None
     raise RuntimeError(f"{what} not ready after {timeout} s: {tail}")
 
 
-class Redis:
-    """redis-server on a free loopback port, append-only file on, in its own folder; restartable."""
+class _Daemon:
+    """A server process on a free loopback port, with its own folder; stopped with SIGTERM."""
 
     def __init__(self, folder: Path) -> None:
         self.folder, self.port = folder, free_port()
         self.folder.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen | None = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # redis writes its append-only file and exits
+            self.proc.wait(timeout=20)
+        self.proc = None
+
+
+class Redis(_Daemon):
+    """redis-server with its append-only file on (fsync always); restartable on the same port and folder."""
 
     @property
     def url(self) -> str:
@@ -221,11 +231,6 @@ class Redis:
         except OSError:
             return False
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()  # SIGTERM: redis writes its append-only file and exits
-            self.proc.wait(timeout=20)
-        self.proc = None
 
 
 class Worker:
@@ -274,3 +279,32 @@ class Worker:
             p.kill()
         self.proc.wait(timeout=5)
         self.proc = None
+
+
+class Moto(_Daemon):
+    """moto's S3 in server mode (an S3-compatible object store for the tests)."""
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The standard AWS variables that point boto3 at this server."""
+        return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.port}"}
+
+    def start(self) -> Moto:
+        cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        self.proc = subprocess.Popen(cmd, stdout=open(self.folder / "moto.log", "ab"), stderr=subprocess.STDOUT)
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1).status_code < 500
+            except httpx.HTTPError:
+                return False
+
+        _wait_for(up, 30, "moto server", self.folder / "moto.log")
+        return self
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
