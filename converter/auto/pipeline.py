@@ -30,6 +30,7 @@ from ..rewrite import stamp
 from ..timing import median_ms
 from . import activations, fitting, section
 from .allocate import Evaluator, LayerPlan, build_model, greedy_path
+from .calibration import calibrate
 from .latency import LatencyCache, resolved_threads
 from .search import Budget, PathModels, measure_sensitivities, refit_gap, search, trade_off_curve
 from .split import RANDOM_SAMPLES, head, split
@@ -110,6 +111,7 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     reason = _no_rewrite_reason(eligible, path, found.step, budget)
     phases.step("checking", 0)
     if reason is None:
+        auto["calibration"] = calibrate(models, curve, found.step, orig_bytes, feed, threads)
         before, after = median_ms([orig_bytes, converted.SerializeToString()], feed, threads, WHOLE_SECONDS,
                                   min_runs=10, max_runs=300)
         latency.update(before_ms=before, after_ms=after, ratio=after / before, speedup=before / after)
@@ -133,7 +135,7 @@ def _outcome(model: onnx.ModelProto, options: ConvertOptions, layers: list[ConvL
         stamp(final, options)
     auto.update(accepted=accepted, reason=result["reason"], latency=result["latency"], curve=result["curve"])
     auto["chosen"] = section.chosen_point(result["step"] if accepted else 0, choice, result["curve"],
-                                          result["held"], result["latency"])
+                                          result["held"], result["latency"], auto.get("calibration"))
     auto["layers"] = section.layer_decisions(plans, choice)
     if options.plot:
         from .plot import plot_curve

@@ -58,7 +58,8 @@ def layer_decisions(plans: list[LayerPlan], choice: dict[int, Candidate]) -> lis
     return out
 
 
-def chosen_point(step: int, choice: dict, curve: list[dict], held: dict | None, latency: dict) -> dict:
+def chosen_point(step: int, choice: dict, curve: list[dict], held: dict | None, latency: dict,
+                 calibration: dict | None = None) -> dict:
     """The chosen point of the curve (step 0 and zero errors where the original came back)."""
     if not step:
         return {"step": 0, "layers_rewritten": 0, "fit_error": 0.0, "held_out_error": 0.0, "held_out_errors": None,
@@ -70,5 +71,6 @@ def chosen_point(step: int, choice: dict, curve: list[dict], held: dict | None, 
         "held_out_accuracy_drop": held["accuracy_drop"] if held else None,
         "held_out_metric": held["metric"] if held else None,
         "predicted_latency_ratio": curve[step - 1]["predicted_latency_ratio"],
+        "calibrated_latency_ratio": calibration["calibrated"] if calibration else None,
         "measured_latency_ratio": latency["ratio"],
     }
