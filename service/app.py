@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from sepconv.converter import __version__
 
 from . import errors
-from .routes import benchmarks, datasets, health, jobs, models
+from .routes import benchmarks, datasets, health, jobs, models, web
 from .security import require_api_key
 from .settings import Settings
 from .wiring import Services
@@ -49,4 +49,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for r in (models.router, datasets.router, jobs.router, benchmarks.router):
         app.include_router(r, dependencies=secured)
     app.include_router(health.router)
+    app.include_router(web.router)  # the web page at /, open like the health checks (its data needs the key)
     return app

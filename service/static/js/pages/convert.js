@@ -1,0 +1,140 @@
+// The conversion form: method, rank policy or auto mode's budget, which layers, input shapes for
+// symbolic dims, and a dataset. The API checks it before queueing; its message goes beside the field.
+
+import { api } from "../api.js";
+import { h } from "../dom.js";
+import { checkbox, clearErrors, field, num, select, showApiError, text } from "../form.js";
+import { dropzone } from "../upload.js";
+
+const POLICIES = [
+  ["", "Default (ratio 0.5)"],
+  ["rank", "Rank: terms kept per layer"],
+  ["energy", "Energy: fraction of the weight's energy kept"],
+  ["ratio", "Ratio: at most this × the multiplications"],
+];
+
+/** Inputs with a symbolic (or unknown) dim: these may need a fixed shape. */
+function symbolicInputs(model) {
+  return model.inputs.filter((i) => !i.shape || i.shape.some((d) => typeof d !== "number"));
+}
+
+function methodPart() {
+  return field("method", "Method", select("method", [
+    ["auto", "Auto: pick per layer within a budget (measures latency)"],
+    ["depthwise", "Depthwise + pointwise"],
+    ["spatial", "Spatially separable (k×1 then 1×k)"]], "auto"),
+  "Auto mode tries both methods at several ranks on each layer and keeps what fits the budget.");
+}
+
+function policyPart() {
+  const value = text("policy_value", { inputmode: "decimal" });
+  return h("fieldset", { class: "group", "data-for": "fixed" }, h("legend", {}, "Rank policy"),
+    field("policy", "Policy", select("policy", POLICIES, "")),
+    field("policy_value", "Value", value, "A whole number or 'full' for rank; 0 to 1 for energy; above 0 for ratio."));
+}
+
+function budgetPart() {
+  return h("fieldset", { class: "group", "data-for": "auto" }, h("legend", {}, "Budget (auto mode)"),
+    field("max_error", "Max output error (relative L2)", text("max_error", { inputmode: "decimal", placeholder: "0.01" }),
+      "Default 0.01 when no accuracy budget is given."),
+    field("max_accuracy_drop", "Max accuracy drop (percentage points)",
+      text("max_accuracy_drop", { inputmode: "decimal", placeholder: "e.g. 0.5" }),
+      "Needs a dataset with 'labels'."));
+}
+
+function layersPart(model) {
+  const shapes = symbolicInputs(model).map((i) => field(`input_shapes:${i.name}`, `Shape of input '${i.name}'`,
+    text(`shape-${i.name}`, { placeholder: i.shape ? i.shape.map((d) => (typeof d === "number" ? d : 1)).join(", ") : "1, 3, 224, 224" }),
+    `Symbolic now: ${i.shape ? `[${i.shape.map((d) => (typeof d === "number" ? d : "?")).join(", ")}]` : "unknown"}. `
+    + "Optional: numbers separated by commas."));
+  return h("fieldset", { class: "group" }, h("legend", {}, "Layers and inputs"),
+    field("include", "Include (regex)", text("include", { placeholder: "e.g. conv[2-5]" }), "Only Convs whose name matches."),
+    field("exclude", "Exclude (regex)", text("exclude"), "Skip Convs whose name matches."),
+    shapes);
+}
+
+function datasetPart(datasets) {
+  const sel = select("dataset_id", [["", "None: random inputs"], ...datasets.map((d) => [d.id, `${d.name} (${d.id})`])], "");
+  if (datasets.length === 1) sel.value = datasets[0].id;
+  const zone = dropzone({ title: "Or upload an .npz", accept: ".npz", path: "/v1/datasets", name: "convert-dataset-file",
+    onUploaded: (d) => {
+      if (![...sel.options].some((o) => o.value === d.id)) sel.append(h("option", { value: d.id }, `${d.name} (${d.id})`));
+      sel.value = d.id;
+    } });
+  return h("fieldset", { class: "group" }, h("legend", {}, "Data"),
+    field("dataset_id", "Dataset", sel, "Used to verify the result, and by auto mode to measure errors and accuracy."),
+    zone, checkbox("verify", "Verify the converted model in ONNX Runtime", true),
+    checkbox("force", "Force: rewrite layers even where it does not pay", false),
+    h("details", {}, h("summary", {}, "More options"),
+      field("seed", "Seed", text("seed", { inputmode: "numeric", placeholder: "0" })),
+      field("threads", "Threads", text("threads", { inputmode: "numeric", placeholder: "all" }))));
+}
+
+function shapeValue(raw) {
+  const t = raw.trim();
+  if (!t) return undefined;
+  const dims = t.split(/[\s,x×]+/).filter(Boolean).map(Number);
+  return dims.every(Number.isInteger) ? dims : t;
+}
+
+/** The request body from the form; only what the reader filled in. */
+export function requestBody(form, model) {
+  const v = (name) => form.elements[name].value;
+  const body = { method: v("method"), verify: form.elements.verify.checked, force: form.elements.force.checked };
+  if (body.method === "auto") {
+    body.max_error = num(v("max_error"));
+    body.max_accuracy_drop = num(v("max_accuracy_drop"));
+  } else if (v("policy")) {
+    const raw = v("policy_value").trim();
+    body[v("policy")] = v("policy") === "rank" && raw === "full" ? "full" : num(raw);
+  }
+  for (const name of ["include", "exclude"]) if (v(name).trim()) body[name] = v(name).trim();
+  body.seed = num(v("seed"));
+  body.threads = num(v("threads"));
+  body.dataset_id = v("dataset_id") || undefined;
+  const shapes = {};
+  for (const i of symbolicInputs(model)) {
+    const dims = shapeValue(v(`shape-${i.name}`));
+    if (dims !== undefined) shapes[i.name] = dims;
+  }
+  if (Object.keys(shapes).length) body.input_shapes = shapes;
+  return body;
+}
+
+function syncMethod(form) {
+  const auto = form.elements.method.value === "auto";
+  for (const fs of form.querySelectorAll("fieldset[data-for]")) {
+    const show = (fs.dataset.for === "auto") === auto;
+    fs.hidden = !show;
+    fs.disabled = !show;
+  }
+  const policy = form.elements.policy.value;
+  form.elements.policy_value.disabled = !policy;
+}
+
+export function convertForm(model, datasets) {
+  const formError = h("p", { class: "form-error", role: "alert", tabindex: "-1", hidden: true });
+  const submit = h("button", { type: "submit", class: "primary" }, "Convert");
+  const form = h("form", { class: "card convert", novalidate: true, id: "convert-form" },
+    formError, methodPart(), policyPart(), budgetPart(), layersPart(model), datasetPart(datasets),
+    h("div", { class: "actions" }, submit));
+  form.addEventListener("change", () => syncMethod(form));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    formError.hidden = true;
+    submit.disabled = true;
+    submit.textContent = "Checking…";
+    try {
+      const job = await api("POST", `/v1/models/${model.id}/conversions`, requestBody(form, model));
+      location.hash = `#/jobs/${job.id}`;
+    } catch (err) {
+      showApiError(form, err, { rank: "policy_value", energy: "policy_value", ratio: "policy_value" }, formError);
+    } finally {
+      submit.disabled = false;
+      submit.textContent = "Convert";
+    }
+  });
+  syncMethod(form);
+  return form;
+}

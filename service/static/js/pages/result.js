@@ -1,0 +1,103 @@
+// What a finished job made: a conversion's totals, decisions, verification and auto mode's
+// trade-off, with downloads; or a benchmark's latencies and speedup.
+
+import { download, saveJson } from "../api.js";
+import { latencies, tradeoff } from "../charts.js";
+import { fmt, h, scroller, stat } from "../dom.js";
+import { simpleTable } from "../table.js";
+
+function beforeAfter(label, t, f) {
+  if (!t) return null;
+  return stat(label, `${f(t.before)} → ${f(t.after)}`, t.ratio !== null && t.ratio !== undefined ? `${fmt.ratio(t.ratio)} of before` : null);
+}
+
+function totals(report) {
+  const t = report.totals || {};
+  return h("div", { class: "stats", id: "result-totals" },
+    beforeAfter("Multiplications (Convs)", t.conv_macs, fmt.macs),
+    beforeAfter("Parameters", t.params, fmt.int),
+    beforeAfter("File size", t.file_bytes, fmt.bytes),
+    stat("Convs rewritten", `${t.rewritten ?? 0} of ${t.convs ?? 0}`, t.skipped ? `${t.skipped} kept as they were` : null));
+}
+
+function downloads(job, ctx) {
+  const report = job.result.report;
+  const modelBtn = h("button", { type: "button", class: "primary", id: "download-converted" }, "Download converted model");
+  modelBtn.addEventListener("click", () => download(`/v1/models/${job.result.model_id}/file`).catch(ctx.showError));
+  const reportBtn = h("button", { type: "button", id: "download-report" }, "Download report (JSON)");
+  reportBtn.addEventListener("click", () => saveJson(report, `${job.id}.report.json`));
+  return h("div", { class: "actions" }, modelBtn, reportBtn,
+    h("a", { class: "button", href: `#/models/${job.result.model_id}` }, "Open the converted model"),
+    h("a", { class: "button", href: `#/compare?a=${job.params.model_id}&b=${job.result.model_id}` }, "Benchmark both"));
+}
+
+function decisions(report) {
+  const rows = (report.layers || []).map((l) => [
+    h("code", {}, l.name), h("span", { class: l.status === "rewritten" ? "ok" : "muted" }, l.status),
+    l.method ? `${l.method}${l.rank ? ` r${l.rank}${l.full_rank ? `/${l.full_rank}` : ""}` : ""}` : "—",
+    `${fmt.macs(l.macs_before)} → ${fmt.macs(l.macs_after)}`,
+    `${fmt.int(l.params_before)} → ${fmt.int(l.params_after)}`,
+    fmt.num(l.weight_rel_error), l.energy_kept === null || l.energy_kept === undefined ? "—" : fmt.pct(l.energy_kept, 2),
+    l.reason || ""]);
+  return scroller("Per-layer decisions", simpleTable({ caption: "Per-layer decisions",
+    head: ["Layer", "Status", "Method, rank", "Multiplications", "Parameters", "Weight error", "Energy kept", "Why"],
+    rows, numeric: [3, 4, 5, 6] }));
+}
+
+function verification(report) {
+  const v = report.verification;
+  if (!v) return h("p", { class: "muted" }, "Not verified (verification was off).");
+  const rows = (v.outputs || []).map((o) => [o.name, fmt.num(o.max_abs_error), fmt.num(o.rel_l2_error),
+    fmt.num(o.cosine_similarity, 4), o.top1_agreement === null || o.top1_agreement === undefined ? "—" : fmt.pct(o.top1_agreement),
+    String(o.nonfinite_values ?? 0)]);
+  const acc = v.accuracy;
+  return h("div", { id: "verification" },
+    h("p", {}, `On ${v.samples} ${v.inputs === "data" ? "samples of the dataset" : "random inputs"}.`),
+    acc ? h("div", { class: "stats" }, stat("Accuracy before", fmt.pct(acc.before, 2)), stat("Accuracy after", fmt.pct(acc.after, 2)),
+      stat("Drop", `${Number(acc.drop_points).toFixed(2)} points`)) : null,
+    scroller("Errors per output", simpleTable({ caption: "Errors per output",
+      head: ["Output", "Max abs error", "Rel. L2 error", "Cosine similarity", "Top-1 agreement", "Non-finite"],
+      rows, numeric: [1, 2, 3, 4, 5] })));
+}
+
+function autoPart(auto) {
+  const lat = auto.latency || {};
+  const b = auto.budget || {};
+  const budget = [b.max_error ? `output error ≤ ${b.max_error}` : null,
+    b.max_accuracy_drop !== null && b.max_accuracy_drop !== undefined ? `accuracy drop ≤ ${b.max_accuracy_drop} points` : null]
+    .filter(Boolean).join(" and ") || "none";
+  return h("section", { "aria-labelledby": "auto-title", id: "auto-result" }, h("h3", { id: "auto-title" }, "Auto mode"),
+    h("div", { class: "stats" }, stat("Whole-model latency", `${fmt.ms(lat.before_ms)} → ${fmt.ms(lat.after_ms)}`,
+      lat.speedup ? `${Number(lat.speedup).toFixed(2)}× faster (measured)` : null),
+    stat("Budget", budget), stat("Accepted", auto.accepted ? "yes" : "no", auto.reason || null)),
+    tradeoff(auto));
+}
+
+export function conversionResult(job, ctx) {
+  const report = job.result.report;
+  return h("section", { "aria-labelledby": "result-title", class: "result" },
+    h("h2", { id: "result-title" }, "Result"), totals(report), downloads(job, ctx),
+    report.auto ? autoPart(report.auto) : null,
+    h("h3", {}, "Verification"), verification(report),
+    h("h3", {}, "Per-layer decisions"), decisions(report));
+}
+
+export function benchmarkResult(job) {
+  const r = job.result;
+  const ms = r.models || [];
+  const rows = ms.map((m, i) => [`${String.fromCharCode(65 + i)}: ${m.name}`, fmt.ms(m.min_ms), fmt.ms(m.median_ms),
+    fmt.ms(m.mean_ms), fmt.ms(m.p90_ms), `${Math.round(m.throughput_per_s)}/s`]);
+  return h("section", { "aria-labelledby": "bench-title", class: "result", id: "bench-result" },
+    h("h2", { id: "bench-title" }, "Result"),
+    h("div", { class: "stats" },
+      r.speedup ? stat("Speedup (A / B)", `${Number(r.speedup).toFixed(2)}×`, "median latency of A over B") : null,
+      stat("Runs", String(r.runs), `batch of ${r.batch_size}, ${r.warmup} warm-up`),
+      stat("Inputs", r.inputs ? `${r.inputs.source}` : "—")),
+    latencies(ms),
+    scroller("Latency per model", simpleTable({ caption: "Latency per model", numeric: [1, 2, 3, 4, 5],
+      head: ["Model", "Min", "Median", "Mean", "p90", "Throughput"], rows })),
+    r.output_difference ? scroller("Output difference", simpleTable({ caption: "Output difference (B against A)",
+      head: ["Output", "Max abs error", "Rel. L2 error", "Cosine similarity"], numeric: [1, 2, 3],
+      rows: r.output_difference.map((o) => [o.name, fmt.num(o.max_abs_error), fmt.num(o.rel_l2_error),
+        fmt.num(o.cosine_similarity, 4)]) })) : null);
+}
