@@ -1,6 +1,8 @@
-# sepconv's REST service. Build: docker build -t sepconv .
+# sepconv's REST service, and its Celery workers (the same image, command `sepconv worker`).
+# Build: docker build -t sepconv .
 # Run:   docker run -p 8000:8000 -v sepconv-data:/data [-e SEPCONV_API_KEY=...] sepconv
-# scripts/docker_smoke.sh replays the install and start steps below without Docker (CI).
+# Scale out: docker-compose.yml (API, conversion worker, benchmark worker, Redis).
+# CI: scripts/docker_smoke.sh builds and runs this image; scripts/compose_test.sh the whole stack.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -1,89 +1,69 @@
 #!/usr/bin/env bash
-# CI smoke test of the Docker image's steps, without Docker (it cannot run on these machines):
-# copy what the Dockerfile COPYs into a fresh build folder, run its `pip install` in a fresh
-# virtual environment, start the server with the Dockerfile's CMD (on 127.0.0.1 and a free
-# port instead of 0.0.0.0:8000) and wait for /readyz. Exits non-zero on any failure.
+# CI smoke test of the Docker image, with real Docker: build the image, run it, wait until its
+# HEALTHCHECK says healthy, check it does not run as root, convert a model through its API, restart
+# the container and find both models again (the data volume keeps them). Exits non-zero on failure.
 #
-#   scripts/docker_smoke.sh            # downloads the runtime dependencies from PyPI
-#   SMOKE_SYSTEM_SITE=1 scripts/docker_smoke.sh   # reuse installed wheels (offline CI)
+#   scripts/docker_smoke.sh                 # needs a running Docker engine
+#   ../shared/docker/base-images.sh python:3.11-slim   # on machines without Docker Hub, first
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-python3}"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/sepconv-smoke.XXXXXX")"
-SERVER_PID=""
+TAG="${SMOKE_TAG:-sepconv:smoke}"
+NAME="sepconv-smoke-$$"
+VOLUME="sepconv-smoke-$$"
+MODEL="$ROOT/sample_models/digits_small.onnx"
 
 cleanup() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
+    docker rm -f "$NAME" >/dev/null 2>&1 || true
+    docker volume rm "$VOLUME" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+fail() { echo "docker_smoke: FAIL: $*" >&2; docker logs --tail 40 "$NAME" >&2 2>/dev/null || true; exit 1; }
+field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
 
-fail() { echo "docker_smoke: FAIL: $*" >&2; [[ -f "$WORK/server.log" ]] && tail -n 40 "$WORK/server.log" >&2; exit 1; }
+command -v docker >/dev/null || fail "docker is not installed"
+docker info >/dev/null 2>&1 || fail "the Docker engine is not running"
 
-cd "$ROOT"
-# 1. the build context: exactly the Dockerfile's COPY sources
-mkdir -p "$WORK/app"
-COPIES="$(sed -n 's/^COPY[[:space:]]\+//p' Dockerfile)"
-[[ -n "$COPIES" ]] || fail "no COPY lines in the Dockerfile"
-while read -r line; do
-    read -ra parts <<<"$line"
-    n=${#parts[@]}
-    dest="${parts[$((n - 1))]}"
-    for src in "${parts[@]:0:$((n - 1))}"; do
-        [[ -e "$src" ]] || fail "the Dockerfile copies $src, which does not exist"
-        if [[ "$dest" == "./" ]]; then target="$WORK/app/"; else target="$WORK/app/${dest#./}"; fi
-        mkdir -p "$(dirname "$target")"
-        cp -r "$src" "$target"
+echo "docker_smoke: docker build -t $TAG"
+docker build -q -t "$TAG" "$ROOT" >/dev/null || fail "docker build failed"
+
+start() {  # run (or restart) and wait for the HEALTHCHECK; sets URL
+    for _ in $(seq 1 120); do
+        status="$(docker inspect -f '{{.State.Health.Status}}' "$NAME" 2>/dev/null || echo gone)"
+        [[ "$status" == healthy ]] && break
+        [[ "$(docker inspect -f '{{.State.Running}}' "$NAME")" == true ]] || fail "the container exited"
+        sleep 1
     done
-done <<<"$COPIES"
-find "$WORK/app" -name __pycache__ -prune -exec rm -rf {} +
+    [[ "$status" == healthy ]] || fail "not healthy within 120 s (status: $status)"
+    URL="http://127.0.0.1:$(docker port "$NAME" 8000/tcp | head -n 1 | sed 's/.*://')"
+}
 
-# 2. the install: the Dockerfile's `pip install` arguments, in a fresh venv
-PIP_ARGS="$(sed -n 's/^RUN pip install \([^&]*\).*/\1/p' Dockerfile | head -n 1)"
-[[ -n "$PIP_ARGS" ]] || fail "no 'RUN pip install' line in the Dockerfile"
-VENV_OPTS=()
-[[ "${SMOKE_SYSTEM_SITE:-0}" == "1" ]] && VENV_OPTS+=(--system-site-packages)
-"$PYTHON" -m venv "${VENV_OPTS[@]}" "$WORK/venv"
-echo "docker_smoke: pip install $PIP_ARGS"
-(cd "$WORK/app" && eval "\"$WORK/venv/bin/pip\" install --disable-pip-version-check -q $PIP_ARGS") \
-    || fail "pip install $PIP_ARGS failed"
+docker run -d --name "$NAME" -p 127.0.0.1::8000 -v "$VOLUME:/data" \
+    --health-interval=1s --health-start-period=60s "$TAG" >/dev/null || fail "docker run failed"
+start
+echo "docker_smoke: healthy at $URL"
+uid="$(docker exec "$NAME" id -u)"
+[[ "$uid" != 0 ]] || fail "the service runs as root"
+echo "docker_smoke: runs as uid $uid"
 
-# 3. the start: the Dockerfile's CMD, on loopback and a free port
-PORT="$("$WORK/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-mapfile -t CMD < <("$WORK/venv/bin/python" - "$PORT" <<'PY'
-import json, re, sys
-text = open("Dockerfile").read()
-cmd = json.loads(re.search(r"^CMD\s+(\[.*\])\s*$", text, re.M).group(1))
-for flag, value in (("--host", "127.0.0.1"), ("--port", sys.argv[1])):
-    if flag in cmd:
-        cmd[cmd.index(flag) + 1] = value
-print("\n".join(cmd))
-PY
-)
-[[ -x "$WORK/venv/bin/${CMD[0]}" ]] || fail "the image's CMD needs '${CMD[0]}', which the install did not provide"
-echo "docker_smoke: starting ${CMD[*]}"
-mkdir -p "$WORK/data" "$WORK/run"
-(cd "$WORK/run" && SEPCONV_DATA_DIR="$WORK/data" exec "$WORK/venv/bin/${CMD[0]}" "${CMD[@]:1}") \
-    >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-
-# 4. the HEALTHCHECK's probe: /readyz answers 200
-for _ in $(seq 1 120); do
-    kill -0 "$SERVER_PID" 2>/dev/null || fail "the server exited"
-    if curl -fsS "http://127.0.0.1:$PORT/readyz" >"$WORK/readyz.json" 2>/dev/null; then
-        echo "docker_smoke: /readyz -> $(cat "$WORK/readyz.json")"
-        curl -fsS "http://127.0.0.1:$PORT/v1/models" >/dev/null || fail "GET /v1/models failed"
-        # the installed package must be the one serving (not the checkout)
-        (cd "$WORK/run" && "$WORK/venv/bin/python" -c \
-            "import sepconv.service as s, sys; sys.exit(0 if '$WORK' in s.__file__ else 1)") \
-            || fail "the service was not imported from the fresh install"
-        echo "docker_smoke: OK"
-        exit 0
-    fi
+mid="$(curl -fsS -F "file=@$MODEL" "$URL/v1/models" | field '["id"]')" || fail "upload failed"
+job="$(curl -fsS -H 'content-type: application/json' -d '{"method": "depthwise"}' \
+    "$URL/v1/models/$mid/conversions" | field '["id"]')" || fail "the conversion was not accepted"
+for _ in $(seq 1 240); do
+    state="$(curl -fsS "$URL/v1/jobs/$job" | field '["state"]')"
+    [[ "$state" == succeeded || "$state" == failed ]] && break
     sleep 0.5
 done
-fail "/readyz did not answer 200 within 60 s"
+[[ "$state" == succeeded ]] || fail "the conversion ended $state: $(curl -fsS "$URL/v1/jobs/$job")"
+converted="$(curl -fsS "$URL/v1/jobs/$job" | field '["result"]["model_id"]')"
+sha="$(curl -fsS "$URL/v1/models/$converted" | field '["sha256"]')"
+echo "docker_smoke: converted $mid -> $converted"
+
+docker restart "$NAME" >/dev/null || fail "docker restart failed"
+start
+for id in "$mid" "$converted"; do
+    curl -fsS "$URL/v1/models/$id" >/dev/null || fail "model $id is gone after the restart"
+done
+got="$(curl -fsS "$URL/v1/models/$converted/file" | sha256sum | cut -d' ' -f1)"
+[[ "$got" == "$sha" ]] || fail "the converted model's file changed across the restart"
+echo "docker_smoke: OK (both models and the file kept across a restart)"
