@@ -27,7 +27,7 @@ KEEP_S = 7 * 86400  # results, sent and cancel marks live this long (an API rest
 
 def visibility_timeout(job_timeout_s: float) -> int:
     """Above the job time limit (with room for a slow start), so a running job is not redelivered."""
-    return int(job_timeout_s * 1.5 + 120)
+    return int(job_timeout_s + 60)
 
 
 def make_celery(broker_url: str, job_timeout_s: float) -> Celery:

@@ -138,16 +138,17 @@ def _scratch() -> Path:
 
 @worker_process_init.connect
 def _process_init(**_: object) -> None:
-    """In each pool process: die with the worker, apply the memory limit, import the tasks once."""
+    """In each pool process: die with the worker, import the tasks once, then apply the memory limit."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    with contextlib.suppress(ImportError):
-        from . import memory_limit  # the per-job memory limit, where this version of the service has one
-        apply = getattr(memory_limit, "apply_in_worker", None)
-        if apply is not None:
-            apply(_state["settings"])
-    if "settings" in _state:
-        _table()
+    if "settings" not in _state:
+        return
+    _table()
+    try:
+        from . import memory_limit  # the per-job memory limit (SEPCONV_JOB_MEMORY_MB), as the embedded pool's
+    except ImportError:
+        return
+    memory_limit.apply_job_memory_limit(memory_limit.job_memory_mb(processes=_state.get("concurrency", 1)))
 
 
 def run_worker(settings: Settings, queues: list[str], concurrency: int) -> None:
@@ -158,6 +159,11 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int) -> None:
     shutil.rmtree(settings.data_dir / "worker-tmp" / f"{socket.gethostname()}-{os.getpid()}", ignore_errors=True)
     app = make_celery(settings.broker_url, settings.job_timeout_s)
     register(app, settings)
+    _state["concurrency"] = concurrency
+    with contextlib.suppress(ImportError):
+        from .memory_limit import job_memory_mb
+
+        job_memory_mb(processes=concurrency)  # a bad SEPCONV_JOB_MEMORY_MB stops the worker here, in one line
     app.worker_main(["worker", "-Q", ",".join(queues), "-c", str(concurrency), "-P", "prefork",
                      "-l", "INFO", "-n", f"sepconv-{os.getpid()}@%h",
                      "--without-gossip", "--without-mingle", "--without-heartbeat"])
