@@ -9,6 +9,9 @@ limit, and the broker unreachable (503 and not ready, not a hang; what was accep
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import signal
 import time
 
@@ -96,6 +99,7 @@ def test_cancel_queued_and_running(stack, client):
     mid = _model(client, 2, hw=16)
     queued = client.post(f"/v1/models/{mid}/conversions", json={"rank": 1}).json()["id"]
     assert client.get(f"/v1/jobs/{queued}").json()["state"] == "queued"
+    _check_message(stack["broker"].url, queued)
     busy = [p for w in stack["workers"] for p in w.children()]
     out = client.delete(f"/v1/jobs/{queued}").json()
     assert out["state"] == "failed" and out["error"]["kind"] == "cancelled" and out["started"] is None, out
@@ -111,6 +115,20 @@ def test_cancel_queued_and_running(stack, client):
     time.sleep(0.5)
     job = client.get(f"/v1/jobs/{queued}").json()
     assert job["started"] is None and job["error"]["kind"] == "cancelled" and len(_converted_from(client, mid)) == 1
+
+
+def _check_message(broker_url: str, job_id: str) -> None:
+    """The waiting job's message: JSON, holding ids, sha256 keys and options; no paths, no bytes."""
+    import redis
+
+    raw = [json.loads(m) for m in redis.Redis.from_url(broker_url).lrange("convert", 0, -1)]
+    mine = [m for m in raw if m["headers"]["id"] == job_id]
+    assert len(mine) == 1 and mine[0]["content-type"] == "application/json", raw
+    args, _kwargs, _embed = json.loads(base64.b64decode(mine[0]["body"]))
+    assert args[:2] == [job_id, "convert"]
+    payload = args[2]
+    assert re.fullmatch(r"[0-9a-f]{64}", payload["source"]) and "output" not in payload, payload
+    assert "/" not in json.dumps(payload) and len(mine[0]["body"]) < 2000, payload
 
 
 def test_time_limit(client):
