@@ -82,7 +82,7 @@ def test_health(client, runner):
     assert "/v1/models" in client.get("/openapi.json").json()["paths"]
 
 
-def test_upload_convert_download_benchmark(client, state):
+def test_upload_convert_download_benchmark(client, state, runner):
     data = conv_model(seed=1)
     r = upload(client, "/v1/models", data, "tiny.onnx")
     assert r.status_code == 201, r.text
@@ -133,6 +133,8 @@ def test_upload_convert_download_benchmark(client, state):
         assert row["median_ms"] > 0 and row["p90_ms"] >= row["median_ms"] * 0.5 and row["throughput_per_s"] > 0
         assert "mean_ms" in row
     assert res["speedup"] > 0 and res["output_difference"]
+    if runner == "celery":  # where it ran, from the bench queue's worker
+        assert res["host"]["name"] and res["host"]["cpu"] and res["host"]["threads"] >= 1, res["host"]
     one = wait_job(client, client.post("/v1/benchmarks", json={"model_ids": [m["id"]], "runs": 3}).json()["id"])
     assert one["state"] == "succeeded" and "speedup" not in one["result"]
     state.update(model=m, converted=conv, dataset=ds.json(), jobs=[job["id"], bench["id"], one["id"]])
