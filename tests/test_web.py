@@ -10,6 +10,7 @@ API key. No JavaScript error may reach the console. Screenshots of each page go 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -18,8 +19,9 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
-from service_fixtures import REPO, Server, upload, wait_job
+from service_fixtures import REPO, Server, npz_bytes, upload, wait_job
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need Playwright (the 'test' extra)")
 
@@ -138,19 +140,20 @@ def check_model_page(page) -> None:
     assert page.locator("figure.chart svg.bars rect.bar").count() == 5
 
 
-def watch_progress(page, timeout: float = 90) -> list[float]:
-    """The fractions the job page's progress bar showed, until the job finished."""
+def watch_progress(page, name: str, timeout: float = 90) -> list[float]:
+    """The fractions the job page's progress bar showed, until the job finished (a screenshot
+    ``name`` of the page the first time the bar is part way)."""
     bar = page.locator("#job-progress")
     bar.wait_for()
     seen: list[float] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = float(bar.get_attribute("data-fraction") or 0)
-        if not seen or seen[-1] != value:
-            seen.append(value)
         state = page.locator("#job-state").inner_text()
-        if len(seen) == 3:
-            shot(page, "04-job-running")
+        if not seen or seen[-1] != value:
+            if 0 < value < 1 and not any(0 < f < 1 for f in seen):
+                shot(page, name)
+            seen.append(value)
         if state in ("succeeded", "failed"):
             assert state == "succeeded", page.locator("#job-result").inner_text()
             return seen
@@ -172,6 +175,17 @@ def download_converted(page, client: httpx.Client, tmp_path: Path) -> None:
     with page.expect_download() as report:
         page.click("#download-report")
     assert report.value.suggested_filename.endswith(".report.json")
+
+
+def drop_file(page, input_name: str, name: str, data: bytes) -> None:
+    """Drop a file on the drop zone around the file input ``input_name``, as a drag from the desktop does."""
+    transfer = page.evaluate_handle("""([name, b64]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], name));
+        return dt;
+    }""", [name, base64.b64encode(data).decode()])
+    page.dispatch_event(f".dropzone:has(input[name={input_name}])", "drop", {"dataTransfer": transfer})
 
 
 def convert_with_form(page, fill: dict[str, str], method: str = "auto") -> None:
@@ -220,7 +234,7 @@ def test_upload_inspect_convert_auto_download(tab, server, tmp_path):
         check_invalid_form(page, client, "03-invalid-form")
         page.reload()
         convert_with_form(page, {"Max accuracy drop (percentage points)": "0.5"})
-        seen = watch_progress(page)
+        seen = watch_progress(page, "04-job-running")
         assert seen[-1] == 1.0 and any(0 < f < 1 for f in seen), seen
 
         page.locator("#auto-result svg.tradeoff circle.chosen").wait_for()
@@ -259,6 +273,17 @@ def test_compare_and_jobs(tab, server):
     rows.first.get_by_role("link").first.click()
     page.locator("#bench-result").wait_for()
 
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Models").click()
+    x = np.random.default_rng(0).standard_normal((3, 1, 32, 32)).astype(np.float32)
+    drop_file(page, "dataset-file", "dropped.npz", npz_bytes(input=x))
+    row = page.locator("#dataset-list tr", has_text="dropped.npz")
+    row.wait_for()
+    row.get_by_role("button", name="Delete dropped.npz").click()
+    row.get_by_role("button", name="Delete dropped.npz").click()  # the second press confirms
+    row.wait_for(state="detached")
+    with server.client() as client:
+        assert "dropped.npz" not in [d["name"] for d in client.get("/v1/datasets").json()["items"]]
+
     page.goto("/#/models/no_such_model")
     page.console.allow(r"status of 404")
     page.get_by_role("heading", name="Something went wrong").wait_for()
@@ -267,14 +292,18 @@ def test_compare_and_jobs(tab, server):
 
 def test_with_an_api_key(tab, keyed_server, tmp_path):
     page = tab(keyed_server)
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
+    requests: list = []
+    page.on("request", lambda r: requests.append(r))
     page.goto("/")
     key_field = page.get_by_label("Key", exact=True)
     key_field.wait_for()
     assert "digits" not in page.content()
     assert httpx.get(keyed_server.url + "/v1/models").status_code == 401
     shot(page, "08-api-key")
+    page.console.allow(r"status of 401")
+    key_field.fill("not-the-key")
+    key_field.press("Enter")
+    page.get_by_text("wrong API key").wait_for()
     key_field.fill(KEY)
     key_field.press("Enter")
     page.get_by_role("heading", name="Models", exact=True).wait_for()
@@ -289,10 +318,12 @@ def test_with_an_api_key(tab, keyed_server, tmp_path):
         check_invalid_form(page, client, "09-invalid-form-key")
         page.reload()  # the key survives a reload of the tab
         convert_with_form(page, {}, method="depthwise")
-        watch_progress(page)
+        watch_progress(page, "10-job-running-key")
         page.locator("#result-totals").wait_for()
         download_converted(page, client, tmp_path)
-    assert not [u for u in requests if KEY in u]
+    assert not [r.url for r in requests if KEY in r.url]
+    api_calls = [r for r in requests if "/v1/" in r.url]
+    assert api_calls and all(r.headers.get("x-api-key") for r in api_calls)
 
     other = tab(keyed_server)  # a new tab has no key: it asks, and shows nothing
     other.goto("/#/models")

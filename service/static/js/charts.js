@@ -19,15 +19,15 @@ function shorten(text, max) {
 export function shareBars(title, rows) {
   const total = rows.reduce((acc, r) => acc + (r.value || 0), 0) || 1;
   const rowH = 22;
-  const labelW = 170;
-  const barW = 330;
-  const width = labelW + barW + 70;
+  const labelW = 150;
+  const barW = 230;
+  const width = labelW + barW + 60;
   const svgEl = s("svg", { viewBox: `0 0 ${width} ${rows.length * rowH + 8}`, class: "bars" });
   rows.forEach((r, i) => {
     const share = (r.value || 0) / total;
     const y = 4 + i * rowH;
     svgEl.append(
-      s("text", { x: labelW - 8, y: y + 15, "text-anchor": "end", class: "axis-label" }, shorten(r.label, 24)),
+      s("text", { x: labelW - 8, y: y + 15, "text-anchor": "end", class: "axis-label" }, shorten(r.label, 22)),
       s("rect", { x: labelW, y: y + 3, width: barW, height: rowH - 8, class: "bar-bg" }),
       s("rect", { x: labelW, y: y + 3, width: Math.max(share * barW, 1), height: rowH - 8, class: "bar" },
         s("title", {}, `${r.label}: ${fmt.pct(share)}`)),
@@ -84,10 +84,10 @@ export function tradeoff(auto) {
   const errs = curve.map((c) => c.estimated_error).concat(budget ? [budget] : []);
   const lo = Math.max(Math.min(...errs, 1) / 2, 1e-6);
   const hi = Math.max(...errs, lo * 10) * 1.5;
-  const box = { x0: 60, x1: 580, y0: 16, y1: 250 };
+  const box = { x0: 56, x1: 470, y0: 16, y1: 250 };
   box.sx = logScale(lo, hi, box.x0, box.x1);
   box.sy = linScale(0, 1.05, box.y1, box.y0);
-  const svgEl = s("svg", { viewBox: "0 0 600 295", class: "tradeoff" });
+  const svgEl = s("svg", { viewBox: "0 0 490 295", class: "tradeoff" });
   axes(svgEl, box, logTicks(lo, hi), [0, 0.2, 0.4, 0.6, 0.8, 1.0], "estimated output error (rel. L2, log scale)",
     "latency ratio");
   if (budget) {
@@ -113,13 +113,13 @@ export function tradeoff(auto) {
 /** Latency of one or two models: min, median, mean and p90 as a range with its middle marked. */
 export function latencies(models) {
   const hi = Math.max(...models.map((m) => m.p90_ms || m.median_ms)) * 1.1;
-  const box = { x0: 150, x1: 580 };
+  const box = { x0: 170, x1: 500 };
   const sx = linScale(0, hi, box.x0, box.x1);
   const rowH = 56;
-  const svgEl = s("svg", { viewBox: `0 0 600 ${models.length * rowH + 40}`, class: "latency" });
+  const svgEl = s("svg", { viewBox: `0 0 540 ${models.length * rowH + 40}`, class: "latency" });
   models.forEach((m, i) => {
     const y = 16 + i * rowH;
-    const label = `${String.fromCharCode(65 + i)}: ${shorten(m.name, 18)}`;
+    const label = `${String.fromCharCode(65 + i)}: ${shorten(m.name, 24)}`;
     svgEl.append(s("text", { x: box.x0 - 8, y: y + 20, "text-anchor": "end", class: "axis-label" }, label),
       s("line", { x1: sx(m.min_ms), y1: y + 16, x2: sx(m.p90_ms), y2: y + 16, class: `whisker m${i}` }),
       s("rect", { x: sx(Math.min(m.median_ms, m.mean_ms)), y: y + 6, height: 20, class: `box m${i}`,

@@ -66,6 +66,8 @@ function datasetPart(datasets) {
     zone, checkbox("verify", "Verify the converted model in ONNX Runtime", true),
     checkbox("force", "Force: rewrite layers even where it does not pay", false),
     h("details", {}, h("summary", {}, "More options"),
+      field("max_samples", "Max samples", text("max_samples", { inputmode: "numeric", placeholder: "1024" }),
+        "Verification and auto mode use at most this many of the dataset's samples."),
       field("seed", "Seed", text("seed", { inputmode: "numeric", placeholder: "0" })),
       field("threads", "Threads", text("threads", { inputmode: "numeric", placeholder: "all" }))));
 }
@@ -89,6 +91,7 @@ export function requestBody(form, model) {
     body[v("policy")] = v("policy") === "rank" && raw === "full" ? "full" : num(raw);
   }
   for (const name of ["include", "exclude"]) if (v(name).trim()) body[name] = v(name).trim();
+  body.max_samples = num(v("max_samples"));
   body.seed = num(v("seed"));
   body.threads = num(v("threads"));
   body.dataset_id = v("dataset_id") || undefined;

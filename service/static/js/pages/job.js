@@ -49,14 +49,20 @@ function describe(job) {
     h("a", { href: `#/models/${id}` }, id)]), `, ${p.runs} runs.`);
 }
 
-function outcome(job, ctx) {
+/** Model names by id, for a benchmark's labels (one list call: a deleted model is no error). */
+async function modelNames() {
+  const page = await api("GET", "/v1/models?limit=1000");
+  return Object.fromEntries(page.items.map((m) => [m.id, m.name]));
+}
+
+function outcome(job, ctx, names) {
   if (job.state === "failed") {
     const e = job.error || {};
     return h("div", { class: "card error-card", role: "alert" }, h("h2", {}, e.kind === "cancelled" ? "Cancelled" : "Failed"),
       h("p", { text: e.message || "the job failed" }));
   }
   if (job.state !== "succeeded" || !job.result) return null;
-  return job.kind === "conversion" ? conversionResult(job, ctx) : benchmarkResult(job);
+  return job.kind === "conversion" ? conversionResult(job, ctx) : benchmarkResult(job, names);
 }
 
 export async function render(view, ctx, id) {
@@ -64,7 +70,8 @@ export async function render(view, ctx, id) {
   if (ctx.signal.aborted) return;
   const progress = progressPart();
   const cancel = h("button", { type: "button", class: "danger", id: "cancel-job" }, "Cancel job");
-  const result = h("div", { id: "job-result" });
+  const result = h("div", { id: "job-result" },
+    h("p", { class: "muted" }, "The result appears here when the job is done; you can leave this page and come back."));
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
     try {
@@ -85,5 +92,6 @@ export async function render(view, ctx, id) {
     progress.update(job);
   }
   cancel.hidden = true;
-  clear(result).append(outcome(job, ctx) || "");
+  const names = job.kind === "benchmark" && job.state === "succeeded" ? await modelNames() : {};
+  if (!ctx.signal.aborted) clear(result).append(outcome(job, ctx, names) || "");
 }

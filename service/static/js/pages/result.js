@@ -82,11 +82,12 @@ export function conversionResult(job, ctx) {
     h("h3", {}, "Per-layer decisions"), decisions(report));
 }
 
-export function benchmarkResult(job) {
+export function benchmarkResult(job, names = {}) {
   const r = job.result;
-  const ms = r.models || [];
-  const rows = ms.map((m, i) => [`${String.fromCharCode(65 + i)}: ${m.name}`, fmt.ms(m.min_ms), fmt.ms(m.median_ms),
-    fmt.ms(m.mean_ms), fmt.ms(m.p90_ms), `${Math.round(m.throughput_per_s)}/s`]);
+  const ms = (r.models || []).map((m) => ({ ...m, id: m.name, name: names[m.name] || m.name }));
+  const rows = ms.map((m, i) => [
+    [`${String.fromCharCode(65 + i)}: `, h("a", { href: `#/models/${m.id}` }, m.name)],
+    fmt.ms(m.min_ms), fmt.ms(m.median_ms), fmt.ms(m.mean_ms), fmt.ms(m.p90_ms), `${Math.round(m.throughput_per_s)}/s`]);
   return h("section", { "aria-labelledby": "bench-title", class: "result", id: "bench-result" },
     h("h2", { id: "bench-title" }, "Result"),
     h("div", { class: "stats" },
