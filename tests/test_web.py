@@ -138,6 +138,11 @@ def check_model_page(page) -> None:
     page.get_by_role("button", name="Multiplications").click()  # sorts, the largest first
     assert rows.nth(0).locator("td").nth(1).inner_text() == "/conv4/Conv"
     assert page.locator("figure.chart svg.bars rect.bar").count() == 5
+    kernel = page.get_by_role("button", name="Kernel")
+    kernel.focus()
+    page.keyboard.press("Enter")  # the keyboard sorts too
+    assert kernel.locator("xpath=..").get_attribute("aria-sort") == "ascending"
+    assert rows.nth(4).locator("td").nth(1).inner_text() == "/conv4/Conv"  # the only 5x5
 
 
 def watch_progress(page, name: str, timeout: float = 90) -> list[float]:
@@ -272,6 +277,13 @@ def test_compare_and_jobs(tab, server):
     shot(page, "07-jobs")
     rows.first.get_by_role("link").first.click()
     page.locator("#bench-result").wait_for()
+
+    with server.client() as client:  # long enough to be cancelled from its page
+        slow = client.post("/v1/benchmarks", json={"model_ids": [original], "runs": 10_000}).json()
+    page.goto(f"/#/jobs/{slow['id']}")
+    page.get_by_role("button", name="Cancel job").click()
+    page.get_by_role("heading", name="Cancelled").wait_for()
+    assert page.locator("#job-state").inner_text() == "failed"
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Models").click()
     x = np.random.default_rng(0).standard_normal((3, 1, 32, 32)).astype(np.float32)
