@@ -51,8 +51,9 @@ def test_one_layer_models_carry_the_activation_and_compute_it(tail: str) -> None
     orig = original_model(layer, 1, 17, ep)
     got = ort.InferenceSession(orig).run(None, {"x": x})[0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-    y = candidates.outputs(layer, np.zeros((1, 16 * 9)))
-    cand = next(c for c in candidates.build(layer, y) if c.kind == "spatial")
+    patches = np.random.default_rng(2).standard_normal((64, 16 * 9))
+    y = candidates.outputs(layer, patches)
+    cand = next(c for c in candidates.build(layer, patches, y) if c.kind == "spatial")
     ops = [n.op_type for n in onnx.load_from_string(candidate_model(layer, cand, 1, 17, ep)).graph.node]
     assert ops[-len(ep.nodes):] == [n.op_type for n in ep.nodes] and ops.count("Conv") == 2
     assert shape_key(layer, 1, ep).endswith(f"then {ep.key}") and "then" not in shape_key(layer, 1)

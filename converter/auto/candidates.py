@@ -39,9 +39,9 @@ def auto_ineligible(layer: ConvLayer) -> str | None:
     return None
 
 
-def build(layer: ConvLayer, y: np.ndarray) -> list[Candidate]:
+def build(layer: ConvLayer, x: np.ndarray, y: np.ndarray) -> list[Candidate]:
     """Every method's candidates for this layer, with their weight-only last factors."""
-    return [c for m in REGISTRY.values() if m.ineligible(layer) is None for c in m.candidates(layer, y)]
+    return [c for m in REGISTRY.values() if m.ineligible(layer) is None for c in m.candidates(layer, x, y)]
 
 
 def layer_error(cand: Candidate, x: np.ndarray, y: np.ndarray, y_scale: float) -> float:

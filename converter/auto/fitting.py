@@ -21,7 +21,7 @@ from . import activations, candidates
 from .allocate import LayerPlan
 from .epilogue import find_epilogue
 from .latency import LatencyCache, measure_layer
-from .refit import refit
+from .refit import fit
 
 #: Candidates measured per layer (the Pareto front in multiplications against error, thinned).
 MEASURED_PER_LAYER = 8
@@ -59,14 +59,39 @@ def fit_plans(model: onnx.ModelProto, layers: list[ConvLayer], eligible: list[in
         y = candidates.outputs(layer, x)
         scale = float(np.linalg.norm(y - y.mean(0))) or 1.0
         plan = LayerPlan(i, layer, x, y, scale)
-        for c in candidates.build(layer, y):
-            c.extra["error_weights_only"] = candidates.layer_error(c, x, y, scale)
-            c = refit(c, x, y)
-            c.error = candidates.layer_error(c, x, y, scale)
-            plan.cands.append(c)
+        plan.cands = best_per_variant(refit_all(candidates.build(layer, x, y), x, y, scale))
         plans.append(plan)
         layer_done(len(plans), len(eligible))
     return plans
+
+
+def refit_all(cands: list[Candidate], x: np.ndarray, y: np.ndarray, scale: float) -> list[Candidate]:
+    """Each candidate with its last factor refit; its error before (weights only) and after (on rows
+    held out of the fit where the rows were few for its unknowns)."""
+    out = []
+    for c in cands:
+        c.extra["error_weights_only"] = candidates.layer_error(c, x, y, scale)
+        c, held_error = fit(c, x, y)
+        own = candidates.layer_error(c, x, y, scale)
+        c.error = own if held_error is None else max(own, held_error)  # a fit is as good as on unseen rows
+        out.append(c)
+    return out
+
+
+def best_per_variant(cands: list[Candidate]) -> list[Candidate]:
+    """Of candidates with the same structure (method and rank: the same time), the one with the
+    lowest error; a whitened winner records the plain one's error (``error_plain``)."""
+    best: dict[str, Candidate] = {}
+    plain: dict[str, float] = {}
+    for c in cands:
+        if not c.extra.get("whitened"):
+            plain[c.variant] = c.error
+        if c.variant not in best or c.error < best[c.variant].error:
+            best[c.variant] = c
+    for v, c in best.items():
+        if c.extra.get("whitened") and v in plain:
+            c.extra["error_plain"] = plain[v]
+    return list(best.values())
 
 
 def time_plans(plans: list[LayerPlan], mg: ModelGraph, batch: int, threads: int | None, cache: LatencyCache,

@@ -52,6 +52,8 @@ def layer_decisions(plans: list[LayerPlan], choice: dict[int, Candidate]) -> lis
             "error_contribution": plan.sensitivity * c.error if c is not None else 0.0,
             "candidates": [{"candidate": o.variant, "macs_ratio": o.macs / (plan.layer.macs or 1),
                             "layer_error": o.error, "layer_error_weights_only": o.extra.get("error_weights_only"),
+                            "whitened": bool(o.extra.get("whitened")),
+                            "layer_error_unwhitened": o.extra.get("error_plain", o.error),
                             "ms": o.ms, "orig_ms": o.orig_ms} for o in plan.cands if o.ms is not None],
             "time_saving_candidates": len(plan.options()),
         })

@@ -132,8 +132,9 @@ class Method(Protocol):
     def emit(self, layer: ConvLayer, fact: Factorization, rank: int, namer: Namer) -> Emitted:
         """The nodes and initializers that compute the pair at this rank."""
 
-    def candidates(self, layer: ConvLayer, y: np.ndarray) -> list[Candidate]:
-        """Auto mode: the rewrites worth trying (``y``: the layer's outputs on calibration patches)."""
+    def candidates(self, layer: ConvLayer, x: np.ndarray, y: np.ndarray) -> list[Candidate]:
+        """Auto mode: the rewrites worth trying (``x``: calibration patches, rows x Cin*k*k; ``y``: the
+        layer's outputs on them)."""
 
     def features(self, cand: Candidate, x: np.ndarray) -> np.ndarray:
         """Auto mode: what the candidate's last factor is applied to, for input patches ``x``."""
@@ -172,3 +173,16 @@ def macs_limit(layer: ConvLayer) -> float:
 def layer_bias(layer: ConvLayer) -> np.ndarray:
     """The layer's bias in float64 (zeros where it has none): a candidate's starting bias."""
     return np.zeros(layer.cout) if layer.bias is None else layer.bias.astype(np.float64)
+
+
+def whitening(samples: np.ndarray, damping: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """``C^(1/2)`` and ``C^(-1/2)`` of the samples' (rows x d) covariance, damped by ``damping`` x its
+    mean eigenvalue: truncating ``C^(1/2) M`` keeps what matters for these inputs, not for white ones
+    (the data-aware low-rank step of Zhang et al. 2015 and SVD-LLM)."""
+    d = samples.shape[1]
+    if len(samples) < 2:  # no spread to learn from: the plain (unwhitened) problem
+        return np.eye(d), np.eye(d)
+    c = np.cov(samples.astype(np.float64), rowvar=False).reshape(d, d)
+    evals, evecs = np.linalg.eigh(c)
+    evals = np.clip(evals, 0.0, None) + damping * max(float(evals.mean()), 1e-12)
+    return (evecs * np.sqrt(evals)) @ evecs.T, (evecs / np.sqrt(evals)) @ evecs.T

@@ -69,7 +69,7 @@ class ChannelMethod:
         return emit_chain(layer, namer, None, core, core_bias, post, post_bias, "channel")
 
     # -- auto mode: the basis from the outputs' covariance -------------------------------------------
-    def candidates(self, layer: ConvLayer, y: np.ndarray) -> list[Candidate]:
+    def candidates(self, layer: ConvLayer, x: np.ndarray, y: np.ndarray) -> list[Candidate]:
         assert layer.weight is not None
         mean = y.mean(0)
         cov = np.cov(y, rowvar=False) if len(y) > 1 else np.eye(layer.cout)

@@ -23,7 +23,7 @@ import numpy as np
 from onnx import helper
 
 from ..layers import ConvLayer
-from .base import Candidate, Emitted, Factorization, Namer, common_ineligible, layer_bias, macs_limit
+from .base import Candidate, Emitted, Factorization, Namer, common_ineligible, layer_bias, macs_limit, whitening
 from .emit import conv_node, weight_inputs
 
 #: Auto mode's depth multipliers.
@@ -81,6 +81,20 @@ def emit_depthwise(layer: ConvLayer, d: np.ndarray, p: np.ndarray, bias: np.ndar
     return Emitted(nodes, inits)
 
 
+def _whitened_svds(layer: ConvLayer, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per input channel: ``U``, ``S`` and ``V^T C^(-1/2)`` of ``W_i C^(1/2)``, C that channel's patch covariance."""
+    assert layer.weight is not None
+    cout, cin = layer.weight_shape[:2]
+    w = layer.weight.astype(np.float64).reshape(cout, cin, -1)
+    patches = x.reshape(len(x), cin, -1)
+    out = []
+    for i in range(cin):
+        root, inv_root = whitening(patches[:, i, :])
+        u, sv, vt = np.linalg.svd(w[:, i, :] @ root, full_matrices=False)
+        out.append((u, sv, vt @ inv_root))
+    return out
+
+
 class DepthwiseMethod:
     """Depthwise (group = Cin, multiplier m) followed by pointwise 1x1."""
 
@@ -107,15 +121,24 @@ class DepthwiseMethod:
         return emit_depthwise(layer, d, p, layer.bias, rank, namer)
 
     # -- auto mode (group 1) ----------------------------------------------------------------------
-    def candidates(self, layer: ConvLayer, y: np.ndarray) -> list[Candidate]:
+    def candidates(self, layer: ConvLayer, x: np.ndarray, y: np.ndarray) -> list[Candidate]:
+        """At each depth multiplier: the per-channel SVDs' factors, and those of the SVDs whitened by
+        each channel's patch covariance (what the data feeds that channel's depthwise kernels)."""
         cout, cin = layer.weight_shape[:2]
         fact, b = self.factorize(layer), layer_bias(layer)
+        ranks = [m for m in AUTO_RANKS if m < fact.full_rank and self.macs(layer, m) <= macs_limit(layer)]
+        if not ranks:
+            return []
+        white = _whitened_svds(layer, x)
         out = []
-        for m in AUTO_RANKS:
-            if m < fact.full_rank and self.macs(layer, m) <= macs_limit(layer):
-                d, p = depthwise_factors(fact, layer.weight_shape, 1, m)  # [Cin*m, 1, *k], [Cout, Cin*m, 1, 1]
-                out.append(Candidate(self, m, {"d": d.reshape(cin, m, -1)}, p.reshape(cout, -1), b,
-                                     self.macs(layer, m), self.params(layer, m)))
+        for m in ranks:
+            d, p = depthwise_factors(fact, layer.weight_shape, 1, m)  # [Cin*m, 1, *k], [Cout, Cin*m, 1, 1]
+            out.append(Candidate(self, m, {"d": d.reshape(cin, m, -1)}, p.reshape(cout, -1), b,
+                                 self.macs(layer, m), self.params(layer, m)))
+            wd = np.stack([vt_inv[:m] for _, _, vt_inv in white])  # [Cin, m, k*k]
+            wp = np.stack([u[:, :m] * sv[:m] for u, sv, _ in white], axis=1).reshape(cout, -1)  # (c, j) order
+            out.append(Candidate(self, m, {"d": wd}, wp, b, self.macs(layer, m), self.params(layer, m),
+                                 extra={"whitened": True}))
         return out
 
     def features(self, cand: Candidate, x: np.ndarray) -> np.ndarray:

@@ -18,7 +18,17 @@ from math import prod
 import numpy as np
 
 from ..layers import ConvLayer
-from .base import Candidate, Emitted, Factorization, Namer, common_ineligible, layer_bias, macs_limit, rank_grid
+from .base import (
+    Candidate,
+    Emitted,
+    Factorization,
+    Namer,
+    common_ineligible,
+    layer_bias,
+    macs_limit,
+    rank_grid,
+    whitening,
+)
 from .emit import conv_node, weight_inputs
 
 
@@ -104,16 +114,28 @@ class SpatialMethod:
         return emit_spatial(layer, v, h, layer.bias, namer)
 
     # -- auto mode (group 1, 2-D kernels) ---------------------------------------------------------
-    def candidates(self, layer: ConvLayer, y: np.ndarray) -> list[Candidate]:
+    def candidates(self, layer: ConvLayer, x: np.ndarray, y: np.ndarray) -> list[Candidate]:
+        """At each rank: the weight SVD's factors, and the factors of the SVD whitened by the
+        covariance of the columns the vertical Conv reads (rows x Cin*kh), which the data picks."""
         assert layer.weight is not None
         cout, cin, kh, kw = layer.weight_shape
-        fact, b = self.factorize(layer), layer_bias(layer)
+        b = layer_bias(layer)
+        plain = self.factorize(layer)
+        columns = x.reshape(len(x), cin, kh, kw).transpose(0, 3, 1, 2).reshape(-1, cin * kh)
+        root, inv_root = whitening(columns)
+        m = layer.weight.astype(np.float64).transpose(1, 2, 0, 3).reshape(cin * kh, cout * kw)
+        u, sv, vt = np.linalg.svd(root @ m, full_matrices=False)
         out = []
         for r in rank_grid(min(cin * kh, cout * kw), min(cin, cout), lambda r: self.macs(layer, r),
                            macs_limit(layer)):
-            v, h = spatial_factors(fact, layer.weight_shape, 1, r)  # [r, Cin, kh, 1], [Cout, r, 1, kw]
+            v, h = spatial_factors(plain, layer.weight_shape, 1, r)  # [r, Cin, kh, 1], [Cout, r, 1, kw]
             out.append(Candidate(self, r, {"v": v[..., 0].transpose(1, 2, 0)}, h.reshape(cout, -1), b,
                                  self.macs(layer, r), self.params(layer, r)))
+            root_s = np.sqrt(sv[:r])
+            wv = (inv_root @ u[:, :r] * root_s).reshape(cin, kh, r)
+            wh = (root_s[:, None] * vt[:r]).reshape(r, cout, kw).transpose(1, 0, 2).reshape(cout, -1)
+            out.append(Candidate(self, r, {"v": wv}, wh, b, self.macs(layer, r), self.params(layer, r),
+                                 extra={"whitened": True}))
         return out
 
     def features(self, cand: Candidate, x: np.ndarray) -> np.ndarray:

@@ -103,7 +103,7 @@ class Tucker2Method:
         return emit_chain(layer, namer, pre, core, None, post, layer.bias, "tucker2")
 
     # -- auto mode ----------------------------------------------------------------------------------
-    def candidates(self, layer: ConvLayer, y: np.ndarray) -> list[Candidate]:
+    def candidates(self, layer: ConvLayer, x: np.ndarray, y: np.ndarray) -> list[Candidate]:
         assert layer.weight is not None
         fact, b = tucker2_svd(layer.weight), layer_bias(layer)
         out = []
