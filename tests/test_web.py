@@ -242,7 +242,7 @@ def test_upload_inspect_convert_auto_download(tab, server, tmp_path):
         seen = watch_progress(page, "04-job-running")
         assert seen[-1] == 1.0 and any(0 < f < 1 for f in seen), seen
 
-        page.locator("#auto-result svg.tradeoff circle.chosen").wait_for()
+        page.locator("#auto-result svg.tradeoff .chosen").wait_for()
         assert page.locator("#auto-result svg.tradeoff circle").count() > 3
         assert "→" in page.locator("#result-totals").inner_text()
         assert "Accuracy after" in page.locator("#verification").inner_text()

@@ -73,40 +73,75 @@ function axes(svgEl, box, xTicks, yTicks, xLabel, yLabel) {
       transform: `rotate(-90 14 ${(y0 + y1) / 2})` }, yLabel));
 }
 
+function star(cx, cy, r) {
+  const pts = [];
+  for (let k = 0; k < 10; k += 1) {
+    const rad = k % 2 ? r * 0.45 : r;
+    const a = -Math.PI / 2 + (k * Math.PI) / 5;
+    pts.push(`${(cx + rad * Math.cos(a)).toFixed(1)},${(cy + rad * Math.sin(a)).toFixed(1)}`);
+  }
+  return pts.join(" ");
+}
+
+/** Where the chosen point sits: its held-out error and measured latency, else its step on the path. */
+function chosenPoint(auto, curve) {
+  const c = auto.chosen;
+  if (!c) return null;
+  const onPath = curve.find((r) => r.step === c.step);
+  const err = c.held_out_error ?? (onPath ? onPath.estimated_error : null);
+  const lat = c.measured_latency_ratio ?? c.predicted_latency_ratio;
+  return err === null || lat === null || lat === undefined ? null : { err, lat, step: c.step };
+}
+
+function tradeoffMarks(svgEl, box, curve, chosen) {
+  const path = [[box.sx(box.lo), box.sy(1)], ...curve.map((c) => [box.sx(c.estimated_error), box.sy(c.predicted_latency_ratio)])];
+  svgEl.append(s("polyline", { points: path.map((p) => p.join(",")).join(" "), class: "path" }));
+  for (const c of curve) {
+    svgEl.append(s("circle", { cx: box.sx(c.estimated_error), cy: box.sy(c.predicted_latency_ratio), r: 3.5,
+      class: chosen && c.step === chosen.step ? "point on-chosen" : "point", "data-step": c.step },
+    s("title", {}, `step ${c.step}: ${c.layer} → ${c.candidate}, predicted latency ${fmt.ratio(c.predicted_latency_ratio)}, `
+      + `estimated error ${fmt.num(c.estimated_error)}`)));
+    if (c.fit_error !== null && c.fit_error !== undefined) {
+      svgEl.append(s("circle", { cx: box.sx(c.fit_error), cy: box.sy(c.predicted_latency_ratio), r: 5, class: "fit" },
+        s("title", {}, `step ${c.step} converted and refit: error ${fmt.num(c.fit_error)} on the fitting data`)));
+    }
+  }
+  if (chosen) {
+    svgEl.append(s("polygon", { points: star(box.sx(chosen.err), box.sy(chosen.lat), 10), class: "chosen" },
+      s("title", {}, `chosen (step ${chosen.step}): held-out error ${fmt.num(chosen.err)}, measured latency ${fmt.ratio(chosen.lat)}`)));
+  }
+}
+
 /**
- * Auto mode's trade-off: predicted latency ratio against estimated output error for each step of
- * the search (the path), the error budget when there is one, and the chosen point.
+ * Auto mode's trade-off: the search path (predicted latency ratio against estimated output error,
+ * step by step), the steps converted and refit, the error budget if any, and the chosen point at
+ * its held-out error and measured latency.
  */
 export function tradeoff(auto) {
   const curve = (auto.curve || []).filter((c) => c.estimated_error !== null && c.predicted_latency_ratio !== null);
-  const chosen = auto.chosen || null;
+  const chosen = chosenPoint(auto, curve);
   const budget = (auto.budget || {}).max_error;
-  const errs = curve.map((c) => c.estimated_error).concat(budget ? [budget] : []);
+  const errs = curve.flatMap((c) => [c.estimated_error, c.fit_error]).concat([budget, chosen && chosen.err])
+    .filter((e) => typeof e === "number" && e > 0);
   const lo = Math.max(Math.min(...errs, 1) / 2, 1e-6);
   const hi = Math.max(...errs, lo * 10) * 1.5;
-  const box = { x0: 56, x1: 470, y0: 16, y1: 250 };
+  const box = { x0: 56, x1: 470, y0: 16, y1: 250, lo };
   box.sx = logScale(lo, hi, box.x0, box.x1);
   box.sy = linScale(0, 1.05, box.y1, box.y0);
   const svgEl = s("svg", { viewBox: "0 0 490 295", class: "tradeoff" });
-  axes(svgEl, box, logTicks(lo, hi), [0, 0.2, 0.4, 0.6, 0.8, 1.0], "estimated output error (rel. L2, log scale)",
+  axes(svgEl, box, logTicks(lo, hi), [0, 0.2, 0.4, 0.6, 0.8, 1.0], "output error (rel. L2, log scale)",
     "latency ratio");
   if (budget) {
     svgEl.append(s("line", { x1: box.sx(budget), y1: box.y0, x2: box.sx(budget), y2: box.y1, class: "budget" }),
       s("text", { x: box.sx(budget) + 4, y: box.y0 + 12, class: "budget-label" }, `budget ${budget}`));
   }
-  const points = [[box.sx(lo), box.sy(1)], ...curve.map((c) => [box.sx(c.estimated_error), box.sy(c.predicted_latency_ratio)])];
-  svgEl.append(s("polyline", { points: points.map((p) => p.join(",")).join(" "), class: "path" }));
-  for (const c of curve) {
-    const isChosen = chosen && c.step === chosen.step;
-    svgEl.append(s("circle", { cx: box.sx(c.estimated_error), cy: box.sy(c.predicted_latency_ratio),
-      r: isChosen ? 7 : 3.5, class: isChosen ? "chosen" : "point", "data-step": c.step },
-    s("title", {}, `step ${c.step}: ${c.layer} → ${c.candidate}, latency ${fmt.ratio(c.predicted_latency_ratio)}, `
-      + `error ${fmt.num(c.estimated_error)}`)));
-  }
-  const pick = chosen ? `Chosen: step ${chosen.step}, predicted latency ratio ${fmt.ratio(chosen.predicted_latency_ratio)}, `
-    + `held-out error ${fmt.num(chosen.held_out_error)}.` : "No step was chosen.";
-  const legend = h("span", { class: "legend" }, h("span", { class: "key-path" }, "search path"),
-    h("span", { class: "key-chosen" }, "chosen point"), budget ? h("span", { class: "key-budget" }, "error budget") : null);
+  tradeoffMarks(svgEl, box, curve, chosen);
+  const pick = chosen ? `Chosen: step ${chosen.step}, measured latency ratio ${fmt.ratio(chosen.lat)}, `
+    + `held-out error ${fmt.num(chosen.err)}.` : "No step was chosen.";
+  const legend = h("span", { class: "legend" }, h("span", { class: "key-path" }, "search path (estimated error)"),
+    curve.some((c) => c.fit_error !== null && c.fit_error !== undefined) ? h("span", { class: "key-fit" }, "converted and refit") : null,
+    h("span", { class: "key-chosen" }, "chosen (held-out error, measured latency)"),
+    budget ? h("span", { class: "key-budget" }, "error budget") : null);
   return figure("Trade-off: latency against error", `${curve.length} steps. ${pick}`, svgEl, legend);
 }
 
