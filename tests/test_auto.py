@@ -155,7 +155,7 @@ def test_least_squares_refit_lowers_the_error(lowrank):
     choice = {}
     for i, la in enumerate(layers):
         y = candidates.outputs(la, xs[la.name])
-        choice[i] = next(c for c in candidates.build(la, y) if c.kind == "spatial" and c.rank == 16)
+        choice[i] = next(c for c in candidates.build(la, xs[la.name], y) if c.kind == "spatial" and c.rank == 16)
     plain = allocate.build_model(model, layers, choice)
     seen = activations.collect_patches(plain, fit, layers, positions, 1)
     x1, y1 = seen[layers[1].name], candidates.outputs(layers[1], xs[layers[1].name])
