@@ -16,8 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("sepconv.service")
 
-#: converter error kinds (and the runner's) to HTTP statuses
-KIND_STATUS = {"invalid": 422, "no_conv": 422, "not_found": 404, "unsupported": 415}
+#: converter error kinds (and the runner's) to HTTP statuses: ``too_large`` is a declared size past a
+#: limit (SEPCONV_MAX_*), ``memory`` a check that needed more than the job memory limit
+KIND_STATUS = {"invalid": 422, "no_conv": 422, "not_found": 404, "unsupported": 415, "too_large": 413,
+               "memory": 413}
 
 
 class ApiError(Exception):

@@ -1,14 +1,16 @@
 """Request checks: a conversion or benchmark request that cannot work gets a 4xx now, not a failed job later.
 
 Options are checked by the converter's own validation, input shapes by its ``input_shapes`` on
-the inputs stored at upload, and a dataset against a model in the validator process.
+the inputs stored at upload, and a dataset against a model in the validator process. One sample
+of an input (its dims after the first) may hold at most SEPCONV_MAX_TENSOR_BYTES (413 past it);
+a large batch is fine, the converter runs it in pieces.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import onnx
-from sepconv.converter import ConvertOptions, OptionError, format_shape, input_shapes
+from sepconv.converter import ConvertOptions, Limits, OptionError, TooLarge, format_shape, input_shapes
 
 from .artifacts import Artifacts
 from .errors import ApiError
@@ -80,13 +82,32 @@ def _inputs_only(analysis: dict) -> onnx.ModelProto:
 
 
 def check_input_shapes(model: dict, shapes: dict[str, list[int]]) -> None:
-    """input_shapes must agree with the model's fixed dims and ranks (the converter's own check)."""
-    if not shapes:
-        return
-    try:
-        input_shapes(_inputs_only(model["analysis"]), shapes)
-    except OptionError as exc:
-        raise ApiError(422, "invalid", f"model {model['id']}: {exc.render(exc.field, FIELD_KEY)}") from None
+    """input_shapes must agree with the model's fixed dims and ranks (the converter's own check),
+    and no input's single sample may be past the tensor limit."""
+    if shapes:
+        try:
+            input_shapes(_inputs_only(model["analysis"]), shapes)
+        except OptionError as exc:
+            raise ApiError(422, "invalid", f"model {model['id']}: {exc.render(exc.field, FIELD_KEY)}") from None
+    check_sample_sizes(model, shapes)
+
+
+def check_sample_sizes(model: dict, shapes: dict[str, list[int]], limits: Limits | None = None) -> None:
+    """One sample of each input (its dims after the first, as input_shapes or the model fix them)
+    must fit SEPCONV_MAX_TENSOR_BYTES: 413, before anything is queued. Unknown dims are the data's."""
+    limits = limits or Limits.from_env()
+    for i in model["analysis"].get("inputs", []):
+        shape = shapes.get(i["name"], i.get("shape"))
+        if not shape or any(not isinstance(d, int) for d in shape[1:]):
+            continue
+        try:
+            dtype = np.dtype(i.get("dtype") or "float32")
+        except TypeError:
+            dtype = np.dtype("float32")
+        try:
+            limits.batch_for(i["name"], tuple(shape[1:]), dtype, 1)
+        except TooLarge as exc:
+            raise ApiError(413, "too_large", f"model {model['id']}: {exc}") from None
 
 
 def check_same_inputs(a: dict, b: dict) -> None:

@@ -35,6 +35,8 @@ class ConversionRequest(_Request):
     input_shapes: Shapes = Field(default_factory=dict,
                                  description="fix symbolic input dims, e.g. {'input': [1,3,224,224]}")
     verify: bool = True
+    max_samples: int = Field(1024, ge=1, le=1_000_000, description="verification and auto mode use at most this "
+                             "many of the data's samples, drawn with seed (the report says how many)")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     threads: int | None = Field(None, ge=1, le=256)
     max_error: float | None = Field(None, gt=0, description="auto: output-error budget (default 0.01, or none "

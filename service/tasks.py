@@ -16,6 +16,7 @@ from pathlib import Path
 import onnx
 from sepconv.converter import (
     ConvertOptions,
+    Limits,
     SepconvError,
     check_model,
     convert_file,
@@ -77,8 +78,9 @@ def refuse_external_data(model: onnx.ModelProto, name: str) -> None:
 
 
 def validate_dataset(payload: dict, progress: Progress) -> dict:
-    """List the npz's arrays from their headers (no pickles, nothing loaded whole)."""
-    headers = npz_headers(payload["path"], payload["name"])
+    """List the npz's arrays from their headers (no pickles, nothing loaded whole); declared sizes
+    past the limits (SEPCONV_MAX_DATASET_BYTES, SEPCONV_MAX_COMPRESSION_RATIO) are refused (413)."""
+    headers = npz_headers(payload["path"], payload["name"], limits=Limits.from_env())
     return {"arrays": [{"name": h.name, "shape": list(h.shape), "dtype": h.dtype.name} for h in headers]}
 
 
