@@ -286,6 +286,8 @@ def test_compare_and_jobs(tab, server):
     assert page.locator("#job-state").inner_text() == "failed"
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Models").click()
+    page.locator("#model-list tbody tr").first.wait_for()
+    shot(page, "08-home", phone=True)
     x = np.random.default_rng(0).standard_normal((3, 1, 32, 32)).astype(np.float32)
     drop_file(page, "dataset-file", "dropped.npz", npz_bytes(input=x))
     row = page.locator("#dataset-list tr", has_text="dropped.npz")
@@ -302,6 +304,20 @@ def test_compare_and_jobs(tab, server):
     assert "no_such_model" in page.locator("main").inner_text()
 
 
+def check_static_files(srv: Server) -> None:
+    """The page's files are open (they hold no data), typed, under a strict CSP; nothing else is served."""
+    with httpx.Client(base_url=srv.url) as client:
+        index = client.get("/")
+        assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
+        assert "default-src 'none'" in index.headers["content-security-policy"]
+        assert "https://" not in index.text and "http://" not in index.text
+        assert client.get("/web/js/main.js").headers["content-type"].startswith("text/javascript")
+        assert client.get("/web/config").json() == {"api_key_required": True}
+        for path in ("/web/../routes/web.py", "/web/%2e%2e/app.py", "/web/nothing.js", "/web/"):
+            r = client.get(path)
+            assert r.status_code == 404 and r.json()["error"] == "not_found", path
+
+
 def test_with_an_api_key(tab, keyed_server, tmp_path):
     page = tab(keyed_server)
     requests: list = []
@@ -311,7 +327,8 @@ def test_with_an_api_key(tab, keyed_server, tmp_path):
     key_field.wait_for()
     assert "digits" not in page.content()
     assert httpx.get(keyed_server.url + "/v1/models").status_code == 401
-    shot(page, "08-api-key")
+    check_static_files(keyed_server)
+    shot(page, "09-api-key")
     page.console.allow(r"status of 401")
     key_field.fill("not-the-key")
     key_field.press("Enter")
@@ -327,10 +344,10 @@ def test_with_an_api_key(tab, keyed_server, tmp_path):
     page.wait_for_url(re.compile(r"#/models/mdl_"))
     check_model_page(page)
     with keyed_server.client(headers={"X-API-Key": KEY}) as client:
-        check_invalid_form(page, client, "09-invalid-form-key")
+        check_invalid_form(page, client, "10-invalid-form-key")
         page.reload()  # the key survives a reload of the tab
         convert_with_form(page, {}, method="depthwise")
-        watch_progress(page, "10-job-running-key")
+        watch_progress(page, "11-job-running-key")
         page.locator("#result-totals").wait_for()
         download_converted(page, client, tmp_path)
     assert not [r.url for r in requests if KEY in r.url]
