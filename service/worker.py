@@ -3,10 +3,14 @@
 Every failure becomes a message (``("error", kind, text)``), never a traceback; the worker exits
 by itself when the server that started it is gone. The tasks are :data:`.tasks.TASKS`, plus those
 of a module named by the pool (tests use that for tasks that sleep or crash).
+
+Jobs run under the pool's memory limit (:mod:`.memory_limit`); a job past it fails with kind
+``memory`` ("the job needed more than N MB"), and the pool replaces the worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -16,6 +20,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from sepconv.converter import SepconvError
+
+from .memory_limit import StuckWatch, apply_job_memory_limit, memory_failure
 
 #: how often a worker checks that the server that started it is still alive
 PARENT_CHECK_S = 0.5
@@ -54,12 +60,18 @@ def task_table(extra_tasks: str | None) -> dict[str, Task]:
     return table
 
 
-def main(conn: Connection, parent_pid: int | None = None, extra_tasks: str | None = None) -> None:
-    """The process's entry point: say ready, then answer jobs until told to stop or orphaned."""
+def main(conn: Connection, parent_pid: int | None = None, extra_tasks: str | None = None,
+         memory_mb: int | None = None) -> None:
+    """The process's entry point: say ready, then answer jobs until told to stop or orphaned.
+    ``memory_mb``: the memory limit the jobs run under (set after the imports, before any job)."""
     if parent_pid is not None:
         exit_with_parent(parent_pid)  # first: the imports below take seconds
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
     table = task_table(extra_tasks)
+    watch = None
+    if memory_mb:
+        apply_job_memory_limit(memory_mb)
+        watch = StuckWatch(memory_mb)  # a job hung at the limit ends the process (EXIT_MEMORY)
     try:
         conn.send(("ready",))
     except OSError:
@@ -77,7 +89,8 @@ def main(conn: Connection, parent_pid: int | None = None, extra_tasks: str | Non
             conn.send(("progress", {"stage": stage, "fraction": fraction}))
 
         try:
-            answer = _answer(table, task, payload, progress)
+            with watch.job() if watch else contextlib.nullcontext():
+                answer = _answer(table, task, payload, progress)
         except BrokenPipeError:
             return  # the server is gone
         try:
@@ -87,20 +100,27 @@ def main(conn: Connection, parent_pid: int | None = None, extra_tasks: str | Non
 
 
 def _answer(table: dict[str, Task], task: str, payload: dict, progress: Callable[..., None]) -> tuple:
-    """Run one task; its result or its failure as the message the pool reads."""
+    """Run one task; its result or its failure as the message the pool reads. A failure to
+    allocate (past this process's memory limit) is kind ``memory``, naming the limit."""
     try:
         fn = table.get(task)
         if fn is None:
             raise SepconvError(f"unknown task {task!r}")
         return ("ok", fn(payload, progress))
-    except SepconvError as exc:
-        return ("error", exc.kind, str(exc))
-    except MemoryError:
-        return ("error", "internal", "the job ran out of memory")
     except BrokenPipeError:
         raise  # the server is gone: nobody to answer
-    except OSError as exc:
-        return ("error", "internal", f"{type(exc).__name__}: {exc}")
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        return ("error", "internal", f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
+        return _failure(exc)
+
+
+def _failure(exc: Exception) -> tuple:
+    """The pool's message for a task's exception."""
+    short = memory_failure(exc)
+    if short is not None:
+        return ("error", short.kind, str(short))
+    if isinstance(exc, SepconvError):
+        return ("error", exc.kind, str(exc))
+    if isinstance(exc, OSError):
+        return ("error", "internal", f"{type(exc).__name__}: {exc}")
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return ("error", "internal", f"{type(exc).__name__}: {first}" if first else type(exc).__name__)

@@ -5,6 +5,8 @@ pending job fails with it, and a job past its time limit cannot be stopped. Here
 a long-lived process fed one job at a time over a pipe; a supervisor thread watches them, kills
 a worker whose job runs past its deadline, notices one that died, marks that job failed and
 starts a replacement, and the other jobs go on. (What runs inside a worker is :mod:`.worker`.)
+Each worker runs its jobs under a memory limit (:mod:`.memory_limit`); a job past it fails with
+kind ``memory`` and its worker is replaced too, so the next job starts in a fresh process.
 
 Why not ``pebble``'s ``ProcessPool``, which has per-job timeouts, cancel and replaces a worker
 that dies mid-job: a worker that dies while *no* job runs (the OOM killer, say) breaks its whole
@@ -32,6 +34,7 @@ from multiprocessing.connection import wait
 from typing import Any, Protocol
 
 from . import worker
+from .memory_limit import EXIT_MEMORY, job_memory_mb, limit_message
 
 log = logging.getLogger("sepconv.service.jobs")
 
@@ -41,7 +44,7 @@ StartHook = Callable[[str], None]
 
 class TaskError(Exception):
     """Why a job did not produce a result: ``kind`` is a converter error kind, or one of
-    ``timeout``, ``crashed``, ``cancelled``, ``internal``."""
+    ``timeout``, ``crashed``, ``cancelled``, ``memory``, ``internal``."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -77,9 +80,10 @@ class _Job:
 class _Slot:
     """One worker process and the job it is running."""
 
-    def __init__(self, ctx: Any, name: str, extra_tasks: str | None) -> None:
+    def __init__(self, ctx: Any, name: str, extra_tasks: str | None, memory_mb: int | None) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=worker.main, args=(child, os.getpid(), extra_tasks), name=name, daemon=True)
+        self.proc = ctx.Process(target=worker.main, args=(child, os.getpid(), extra_tasks, memory_mb), name=name,
+                                daemon=True)
         self.proc.start()
         child.close()
         self.job: _Job | None = None
@@ -106,9 +110,12 @@ class ProcessRunner:
 
     def __init__(self, workers: int, timeout_s: float, name: str = "sepconv-worker",
                  on_start: StartHook | None = None, on_progress: ProgressHook | None = None,
-                 extra_tasks: str | None = None) -> None:
-        """``extra_tasks``: a module whose ``TASKS`` the workers run besides the service's own (tests)."""
+                 extra_tasks: str | None = None, memory_mb: int | None = None) -> None:
+        """``extra_tasks``: a module whose ``TASKS`` the workers run besides the service's own (tests).
+        ``memory_mb``: each worker's memory limit (default: ``SEPCONV_JOB_MEMORY_MB``, else a share
+        of the machine's memory for ``workers`` processes; see :func:`.memory_limit.job_memory_mb`)."""
         self._ctx = mp.get_context("spawn")  # never fork a process that runs threads and an event loop
+        self.memory_mb = memory_mb if memory_mb is not None else job_memory_mb(workers)
         self._name = name
         self._extra_tasks = extra_tasks
         self._timeout_s = timeout_s
@@ -220,10 +227,10 @@ class ProcessRunner:
                 if outcome is not None:
                     job, s.job = s.job, None
                     self._done.append((job.future, outcome if isinstance(outcome, TaskError) else outcome[1]))
+                    if isinstance(outcome, TaskError) and outcome.kind == "memory":
+                        self._replace(i, None)  # what a failed allocation leaves behind goes with it
                 elif not s.proc.is_alive():
-                    code = s.proc.exitcode
-                    self._replace(i, TaskError("crashed", f"the worker process died while running the job "
-                                                          f"(exit code {code}{_signal_name(code)})"))
+                    self._replace(i, self._death(s.proc.exitcode))
                 elif time.monotonic() > s.deadline:
                     self._replace(i, TaskError("timeout", f"the job ran past the time limit of "
                                                           f"{s.job.timeout_s:g} s and was stopped"))
@@ -279,8 +286,15 @@ class ProcessRunner:
         if not self._stopping.is_set():
             self._slots[i] = self._new_slot(i)
 
+    def _death(self, code: int | None) -> TaskError:
+        """Why a worker died mid-job: stuck at its memory limit (it says so), or a crash."""
+        if code == EXIT_MEMORY:
+            return TaskError("memory", limit_message(self.memory_mb))
+        return TaskError("crashed", f"the worker process died while running the job "
+                                    f"(exit code {code}{_signal_name(code)})")
+
     def _new_slot(self, i: int) -> _Slot:
-        return _Slot(self._ctx, f"{self._name}-{i}", self._extra_tasks)
+        return _Slot(self._ctx, f"{self._name}-{i}", self._extra_tasks, self.memory_mb)
 
     @staticmethod
     def _hook(fn: Callable | None, *args: Any) -> None:
