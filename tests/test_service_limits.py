@@ -1,12 +1,19 @@
 """The service's guards: API key, upload size (413), queue size (429), in-use deletes (409),
-cancellation, and the retention setting."""
+cancellation, and the retention setting; declared sizes (a decompression bomb, an input sample
+past the tensor limit: 413) and the job memory limit (SEPCONV_JOB_MEMORY_MB), watched from here
+with psutil."""
 
 from __future__ import annotations
 
+import threading
 import time
 
+import httpx
+import numpy as np
+import psutil
 import pytest
-from service_fixtures import Server, conv_model, upload, wait_job
+from bombs import npz_bomb
+from service_fixtures import Server, conv_model, npz_bytes, upload, wait_job
 
 KEY = "s3cret-key"
 
@@ -82,3 +89,170 @@ def test_retention(tmp_path):
         assert not any(p.is_file() for p in blobs.rglob("*"))
     finally:
         srv.stop()
+
+
+# -- declared sizes and the job memory limit -------------------------------------------------------
+#: the job memory limit of the `bounded` server; a small conversion needs ~230 MB of it
+MEMORY_MB = 512
+#: what a process may hold resident beyond its limit: the limit bounds private memory, and the
+#: shared libraries' pages (numpy, onnx, ONNX Runtime: ~60 MB) are resident besides
+MARGIN_MB = 128
+MB = 1 << 20
+
+
+class Watch:
+    """Samples, in threads, the resident memory of the server and all its children every 20 ms,
+    and /readyz every 100 ms, until stopped."""
+
+    def __init__(self, server: Server) -> None:
+        self.server, self.root = server, psutil.Process(server.proc.pid)
+        self.peak: dict[int, tuple[int, str]] = {}  # pid -> (largest RSS seen, command line)
+        self.ready: list[int] = []  # /readyz statuses
+        self.samples = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._rss, daemon=True),
+                         threading.Thread(target=self._readyz, daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def _rss(self) -> None:
+        while not self._stop.is_set():
+            for p in [self.root, *self._children()]:
+                try:
+                    rss = p.memory_info().rss
+                except psutil.Error:
+                    continue
+                if rss > self.peak.get(p.pid, (0, ""))[0]:
+                    self.peak[p.pid] = (rss, self.peak.get(p.pid, (0, ""))[1] or _name(p))
+            self.samples += 1
+            self._stop.wait(0.02)
+
+    def _children(self) -> list[psutil.Process]:
+        try:
+            return self.root.children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def _readyz(self) -> None:
+        with httpx.Client(base_url=self.server.url, timeout=10) as c:
+            while not self._stop.is_set():
+                try:
+                    self.ready.append(c.get("/readyz").status_code)
+                except httpx.HTTPError:
+                    self.ready.append(0)
+                self._stop.wait(0.1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=15)
+
+    def largest(self) -> tuple[int, int, str]:
+        """(RSS in MB, pid, what) of the largest process seen."""
+        pid, (rss, what) = max(self.peak.items(), key=lambda kv: kv[1][0])
+        return rss // MB, pid, what
+
+
+def _name(p: psutil.Process) -> str:
+    try:
+        return " ".join(p.cmdline())[-80:]
+    except psutil.Error:
+        return "?"
+
+
+@pytest.fixture(scope="module")
+def bounded(tmp_path_factory):
+    """Two workers under a 512 MB job memory limit, datasets up to 1 MiB declared."""
+    srv = Server(tmp_path_factory.mktemp("mem") / "data", workers=2, env={
+        "SEPCONV_API_KEY": KEY, "SEPCONV_JOB_MEMORY_MB": str(MEMORY_MB),
+        "SEPCONV_MAX_DATASET_BYTES": str(1 << 20)}).start()
+    watch = Watch(srv)
+    yield srv, watch
+    watch.stop()
+    srv.stop()
+    assert "Traceback" not in srv.log.read_text()
+
+
+def _within_limits(watch: Watch) -> None:
+    rss, pid, what = watch.largest()
+    print(f"largest resident: {rss} MB (pid {pid}: {what}); {watch.samples} samples; "
+          f"{len(watch.ready)} /readyz answers")
+    assert watch.samples > 10
+    assert rss < MEMORY_MB + MARGIN_MB, (rss, what)
+    assert watch.ready and set(watch.ready) == {200}, watch.ready
+
+
+def test_dataset_bomb_refused_at_upload(bounded, tmp_path):
+    """4 MB on disk declaring (1000000, 1, 32, 32) float32 = 4 GB: 413 from the .npy header, with
+    the declared size and the limit; an honest dataset over SEPCONV_MAX_DATASET_BYTES too."""
+    srv, watch = bounded
+    bomb = npz_bomb(tmp_path / "bomb.npz", (1_000_000, 1, 32, 32))
+    assert bomb.stat().st_size < 8 << 20
+    with srv.client(headers={"X-API-Key": KEY}) as c:
+        r = upload(c, "/v1/datasets", bomb.read_bytes(), "bomb.npz")
+        assert r.status_code == 413 and r.json()["error"] == "too_large", r.text
+        msg = r.json()["message"]
+        assert "bomb.npz" in msg and "declares 3.8 GiB" in msg and "limit of 100" in msg, msg
+        honest = npz_bytes(x=np.random.default_rng(0).standard_normal((64, 8, 32, 32)).astype(np.float32))
+        r = upload(c, "/v1/datasets", honest, "honest.npz")
+        assert r.status_code == 413 and r.json()["error"] == "too_large", r.text
+        assert "2.0 MiB in all, over the limit of 1.0 MiB (SEPCONV_MAX_DATASET_BYTES)" in r.json()["message"]
+        assert c.get("/v1/datasets").json()["items"] == []
+    _within_limits(watch)
+
+
+def test_input_sample_past_the_tensor_limit(bounded):
+    """input_shapes whose one sample is past SEPCONV_MAX_TENSOR_BYTES: 413 before anything is
+    queued; a large batch of small samples is fine (run in pieces, verification draws max_samples)."""
+    srv, watch = bounded
+    with srv.client(headers={"X-API-Key": KEY}) as c:
+        mid = upload(c, "/v1/models", conv_model(shape=["N", 8, "H", "W"]), "free.onnx").json()["id"]
+        big = {"input": [1, 8, 8192, 8192]}  # 2 GiB per sample
+        for path, body in ((f"/v1/models/{mid}/conversions", {"input_shapes": big}),
+                           ("/v1/benchmarks", {"model_ids": [mid], "input_shapes": big})):
+            r = c.post(path, json=body)
+            assert r.status_code == 413 and r.json()["error"] == "too_large", r.text
+            assert "one sample is 2.0 GiB (8x8192x8192 float32), over the limit of 256.0 MiB" in r.json()["message"]
+        assert c.get("/v1/jobs").json()["items"] == []
+        batch = c.post(f"/v1/models/{mid}/conversions", json={"input_shapes": {"input": [100_000, 8, 8, 8]}})
+        data = npz_bytes(input=np.random.default_rng(1).standard_normal((16, 8, 8, 8)).astype(np.float32))
+        did = upload(c, "/v1/datasets", data, "sixteen.npz").json()["id"]
+        drawn = c.post(f"/v1/models/{mid}/conversions", json={"dataset_id": did, "max_samples": 4})
+        assert batch.status_code == drawn.status_code == 202, (batch.text, drawn.text)
+        jobs = [wait_job(c, r.json()["id"], timeout=60) for r in (batch, drawn)]
+        assert [j["state"] for j in jobs] == ["succeeded", "succeeded"], [j["error"] for j in jobs]
+        checked = jobs[1]["result"]["report"]["verification"]
+        assert (checked["samples"], checked["samples_given"]) == (4, 16), checked
+        assert c.post(f"/v1/models/{mid}/conversions", json={"max_samples": 0}).status_code == 422
+    _within_limits(watch)
+
+
+def test_job_past_the_memory_limit_fails_alone(bounded):
+    """Jobs that need more than the limit fail with the limit named and their workers are replaced,
+    while a small job submitted with them succeeds; no process holds more than the limit, /readyz
+    is ready throughout. Past the limit: numpy's random inputs (MemoryError), ONNX Runtime's
+    activations (its allocation error), and 64 ONNX Runtime threads whose 8 MB stacks do not fit
+    (session creation hangs: the worker's watch ends it)."""
+    srv, watch = bounded
+    root = psutil.Process(srv.proc.pid)
+    with srv.client(headers={"X-API-Key": KEY}) as c:
+        narrow = upload(c, "/v1/models", conv_model(shape=["N", 8, "H", "W"]), "narrow.onnx").json()["id"]
+        wide = upload(c, "/v1/models", conv_model(cout=256, shape=["N", 8, "H", "W"]), "wide.onnx").json()["id"]
+        small = upload(c, "/v1/models", conv_model(seed=5), "small.onnx").json()["id"]
+        before = {p.pid for p in root.children(recursive=True)}
+        jobs = [c.post(f"/v1/models/{wide}/conversions", json={"input_shapes": {"input": [1, 8, 512, 512]}}),
+                c.post(f"/v1/models/{small}/conversions", json={}),
+                c.post(f"/v1/models/{narrow}/conversions", json={"input_shapes": {"input": [1, 8, 1024, 1024]}}),
+                c.post(f"/v1/models/{small}/conversions", json={"threads": 64})]
+        assert [j.status_code for j in jobs] == [202] * 4, [j.text for j in jobs]
+        done = [wait_job(c, j.json()["id"], timeout=90) for j in jobs]
+        assert [d["state"] for d in done] == ["failed", "succeeded", "failed", "failed"], done
+        for d in (done[0], done[2], done[3]):
+            assert d["error"] == {"kind": "memory", "message": f"the job needed more than {MEMORY_MB} MB "
+                                                               "(SEPCONV_JOB_MEMORY_MB)"}, d["error"]
+        after = {p.pid for p in root.children(recursive=True)}
+        assert before - after and after - before, "the workers of the failed jobs were replaced"
+        again = c.post(f"/v1/models/{small}/conversions", json={"seed": 1})
+        assert wait_job(c, again.json()["id"], timeout=60)["state"] == "succeeded"
+        assert c.get("/readyz").json()["checks"]["workers_alive"] is True
+    _within_limits(watch)
