@@ -358,3 +358,6 @@ def test_with_an_api_key(tab, keyed_server, tmp_path):
     other.goto("/#/models")
     other.get_by_label("Key", exact=True).wait_for()
     assert "digits" not in other.content()
+    other.get_by_label("Key", exact=True).fill(KEY)
+    other.get_by_label("Key", exact=True).press("Enter")
+    other.locator("#model-list").get_by_text(MODEL.name, exact=True).wait_for()

@@ -17,7 +17,7 @@ let current = null; // the AbortController of the view on screen
 let needsKey = false;
 
 const ROUTES = [
-  [/^\/?$/, models.render, "models"],
+  [/^\/?(?:models)?$/, models.render, "models"],
   [/^\/models\/([\w-]+)$/, model.render, "models"],
   [/^\/jobs$/, jobs.render, "jobs"],
   [/^\/jobs\/([\w-]+)$/, job.render, "jobs"],
