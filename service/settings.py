@@ -13,6 +13,8 @@ from platformdirs import user_data_dir
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .memory_limit import MIN_MB, default_job_memory_mb
+
 GIB = 1024 ** 3
 ENV_PREFIX = "SEPCONV_"
 
@@ -36,6 +38,8 @@ class Settings(BaseSettings):
     retention_days: float = Field(30.0, ge=0.0)
     retention_interval_s: float = Field(3600.0, ge=1.0)
     on_restart: Literal["fail", "requeue"] = "fail"  # what happens to jobs that were running
+    # each job process's memory limit (unset: see job_memory_limit_mb)
+    job_memory_mb: int | None = Field(None, ge=MIN_MB)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1)
     # scale-out: jobs on Celery workers through this Redis broker (unset: the embedded worker pool)
@@ -52,6 +56,11 @@ class Settings(BaseSettings):
     @classmethod
     def _any_case(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    def job_memory_limit_mb(self) -> int:
+        """The memory limit of each process that runs jobs: ``SEPCONV_JOB_MEMORY_MB``, or 80% of the
+        machine's (or container's) memory shared by the workers and the validator, at least 512."""
+        return self.job_memory_mb or default_job_memory_mb(self.workers + 1)
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -13,6 +13,8 @@ import numpy as np
 import psutil
 import pytest
 from bombs import npz_bomb
+from sepconv.service import memory_limit
+from sepconv.service.settings import Settings
 from service_fixtures import Server, conv_model, npz_bytes, upload, wait_job
 
 KEY = "s3cret-key"
@@ -92,7 +94,8 @@ def test_retention(tmp_path):
 
 
 # -- declared sizes and the job memory limit -------------------------------------------------------
-#: the job memory limit of the `bounded` server; a small conversion needs ~230 MB of it
+#: the job memory limit of the `bounded` server; a small conversion needs ~230 MB of it (with 2
+#: threads: each ONNX Runtime thread's 8 MB stack counts, so the jobs that must pass name 2)
 MEMORY_MB = 512
 #: what a process may hold resident beyond its limit: the limit bounds private memory, and the
 #: shared libraries' pages (numpy, onnx, ONNX Runtime: ~60 MB) are resident besides
@@ -214,10 +217,11 @@ def test_input_sample_past_the_tensor_limit(bounded):
             assert r.status_code == 413 and r.json()["error"] == "too_large", r.text
             assert "one sample is 2.0 GiB (8x8192x8192 float32), over the limit of 256.0 MiB" in r.json()["message"]
         assert c.get("/v1/jobs").json()["items"] == []
-        batch = c.post(f"/v1/models/{mid}/conversions", json={"input_shapes": {"input": [100_000, 8, 8, 8]}})
+        batch = c.post(f"/v1/models/{mid}/conversions", json={"input_shapes": {"input": [100_000, 8, 8, 8]},
+                                                              "threads": 2})
         data = npz_bytes(input=np.random.default_rng(1).standard_normal((16, 8, 8, 8)).astype(np.float32))
         did = upload(c, "/v1/datasets", data, "sixteen.npz").json()["id"]
-        drawn = c.post(f"/v1/models/{mid}/conversions", json={"dataset_id": did, "max_samples": 4})
+        drawn = c.post(f"/v1/models/{mid}/conversions", json={"dataset_id": did, "max_samples": 4, "threads": 2})
         assert batch.status_code == drawn.status_code == 202, (batch.text, drawn.text)
         jobs = [wait_job(c, r.json()["id"], timeout=60) for r in (batch, drawn)]
         assert [j["state"] for j in jobs] == ["succeeded", "succeeded"], [j["error"] for j in jobs]
@@ -241,7 +245,7 @@ def test_job_past_the_memory_limit_fails_alone(bounded):
         small = upload(c, "/v1/models", conv_model(seed=5), "small.onnx").json()["id"]
         before = {p.pid for p in root.children(recursive=True)}
         jobs = [c.post(f"/v1/models/{wide}/conversions", json={"input_shapes": {"input": [1, 8, 512, 512]}}),
-                c.post(f"/v1/models/{small}/conversions", json={}),
+                c.post(f"/v1/models/{small}/conversions", json={"threads": 2}),
                 c.post(f"/v1/models/{narrow}/conversions", json={"input_shapes": {"input": [1, 8, 1024, 1024]}}),
                 c.post(f"/v1/models/{small}/conversions", json={"threads": 64})]
         assert [j.status_code for j in jobs] == [202] * 4, [j.text for j in jobs]
@@ -252,7 +256,39 @@ def test_job_past_the_memory_limit_fails_alone(bounded):
                                                                "(SEPCONV_JOB_MEMORY_MB)"}, d["error"]
         after = {p.pid for p in root.children(recursive=True)}
         assert before - after and after - before, "the workers of the failed jobs were replaced"
-        again = c.post(f"/v1/models/{small}/conversions", json={"seed": 1})
+        again = c.post(f"/v1/models/{small}/conversions", json={"seed": 1, "threads": 2})
         assert wait_job(c, again.json()["id"], timeout=60)["state"] == "succeeded"
         assert c.get("/readyz").json()["checks"]["workers_alive"] is True
     _within_limits(watch)
+
+
+def test_job_memory_setting_and_failures(monkeypatch):
+    """SEPCONV_JOB_MEMORY_MB: a bad value is one line naming it; the default is a share of the
+    machine's memory, at least 512 MB; allocation failures are recognised when wrapped too."""
+    for bad, why in (("lots", "expected a whole number"), ("100", "must be at least 256")):
+        monkeypatch.setenv("SEPCONV_JOB_MEMORY_MB", bad)
+        with pytest.raises(ValueError, match=f"^SEPCONV_JOB_MEMORY_MB='{bad}': {why}"):
+            Settings.from_env()
+        with pytest.raises(ValueError, match=f"^SEPCONV_JOB_MEMORY_MB='{bad}': "):
+            memory_limit.job_memory_mb(2)
+    monkeypatch.setenv("SEPCONV_JOB_MEMORY_MB", "700")
+    assert Settings.from_env().job_memory_limit_mb() == memory_limit.job_memory_mb(4) == 700
+    monkeypatch.delenv("SEPCONV_JOB_MEMORY_MB")
+    total = memory_limit.machine_memory_mb()
+    assert memory_limit.job_memory_mb(2) == max(512, int(total * 0.8 / 2))
+    assert Settings.from_env().job_memory_limit_mb() == max(512, int(total * 0.8 / 3))  # the validator too
+
+    def wrapped(text: str) -> Exception:
+        try:
+            try:
+                raise RuntimeError(text)
+            except RuntimeError:
+                raise memory_limit.SepconvError("ONNX Runtime failed to run the model: [ONNXRuntimeError] "
+                                                "... Name:'conv'") from None
+        except memory_limit.SepconvError as exc:
+            return exc
+
+    ort = wrapped("bfc_arena.cc:360 AllocateRawInternal Failed to allocate memory for requested buffer")
+    assert str(memory_limit.memory_failure(ort, 300)) == "the job needed more than 300 MB (SEPCONV_JOB_MEMORY_MB)"
+    assert memory_limit.memory_failure(MemoryError(), 300).kind == "memory"
+    assert memory_limit.memory_failure(wrapped("bad shape"), 300) is None
