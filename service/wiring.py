@@ -27,7 +27,8 @@ class Services:
         self.db = SqliteStore(settings.data_dir / "sepconv.db")
         self.runner = self._runner(settings)
         # uploads are parsed by a separate worker, so they are not stuck behind long conversions
-        self.validator = Validator(ProcessRunner(1, min(settings.job_timeout_s, 600.0), "sepconv-validator"))
+        self.validator = Validator(ProcessRunner(1, min(settings.job_timeout_s, 600.0), "sepconv-validator",
+                                                  memory_mb=settings.job_memory_limit_mb()))
         self.artifacts = Artifacts(self.db, self.blobs, self.validator)
         self.jobs = JobQueue(self.db, self.blobs, self.artifacts, self.runner, settings.max_queued_jobs)
         self.retention = Retention(self.db, self.artifacts, settings.retention_days, settings.retention_interval_s)
@@ -40,7 +41,8 @@ class Services:
             return CeleryRunner(settings.broker_url, settings.job_timeout_s,
                                 on_start=self.db.mark_running, on_progress=self.db.set_progress)
         return ProcessRunner(settings.workers, settings.job_timeout_s, "sepconv-worker",
-                             on_start=self.db.mark_running, on_progress=self.db.set_progress)
+                             on_start=self.db.mark_running, on_progress=self.db.set_progress,
+                             memory_mb=settings.job_memory_limit_mb())
 
     def readiness(self) -> dict[str, bool]:
         """Can the service take work: the database and the data directory take writes, the workers live

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from sepconv.converter import SepconvError
+from sepconv.converter import SepconvError, first_line
 
 from .memory_limit import StuckWatch, apply_job_memory_limit, memory_failure
 
@@ -122,5 +122,5 @@ def _failure(exc: Exception) -> tuple:
         return ("error", exc.kind, str(exc))
     if isinstance(exc, OSError):
         return ("error", "internal", f"{type(exc).__name__}: {exc}")
-    first = (str(exc).strip().splitlines() or [""])[0][:300]
-    return ("error", "internal", f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
+    message = f"{type(exc).__name__}: {first_line(exc)}" if str(exc).strip() else type(exc).__name__
+    return ("error", "internal", message)
