@@ -247,6 +247,9 @@ def test_upload_inspect_convert_auto_download(tab, server, tmp_path):
         assert "→" in page.locator("#result-totals").inner_text()
         assert "Accuracy after" in page.locator("#verification").inner_text()
         assert "faster" in page.locator("#auto-result").inner_text()
+        # auto rows show each layer's output error on the data, not the weight error of a refit pair
+        assert "Output error" in page.locator("body").inner_text() and "Weight error" not in \
+            page.locator("body").inner_text()
         shot(page, "05-result", phone=True)
         download_converted(page, client, tmp_path)
         assert client.get(f"/v1/models/{model_id}").status_code == 200

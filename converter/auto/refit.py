@@ -21,7 +21,7 @@ from ..methods import Candidate
 #: Ridge damping relative to the mean feature energy; keeps the solve stable when rows are many.
 RIDGE = 1e-5
 #: Below this many rows per unknown (features of the last factor), the ridge is cross-validated.
-ROWS_PER_UNKNOWN = 20
+ROWS_PER_UNKNOWN = 8
 #: The grid of ridge strengths tried, relative to the mean feature energy.
 RIDGE_GRID = (1e-5, 1e-3, 1e-2, 1e-1, 1.0)
 HOLD_OUT = 0.25
@@ -46,7 +46,8 @@ def choose_ridge(f: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     y_in, y_out = y[:cut], y[cut:]
     fm, ym = f_in.mean(0), y_in.mean(0)
     fc = f_in - fm
-    evals, q = np.linalg.eigh(fc.T @ fc)
+    evals, q = np.linalg.eigh((fc.T @ fc).astype(np.float32))  # single precision: enough to rank ridges, 2x faster
+    evals, q = evals.astype(np.float64), q.astype(np.float64)
     qb = q.T @ (fc.T @ (y_in - ym))
     energy = max(float(evals.sum()) / max(len(evals), 1), 1e-12)
     scale = float(np.linalg.norm(y_out - y_out.mean(0))) or 1.0

@@ -32,15 +32,20 @@ function downloads(job, ctx) {
 }
 
 function decisions(report) {
+  // auto mode refits the last factor on data: its weight error says little (it can read above 1 for
+  // a layer that is fine), so auto results show each layer's output error on the data instead
+  const auto = Boolean(report.auto);
   const rows = (report.layers || []).map((l) => [
     h("code", {}, l.name), h("span", { class: l.status === "rewritten" ? "ok" : "muted" }, l.status),
     l.method ? `${l.method}${l.rank ? ` r${l.rank}${l.full_rank ? `/${l.full_rank}` : ""}` : ""}` : "—",
     `${fmt.macs(l.macs_before)} → ${fmt.macs(l.macs_after)}`,
     `${fmt.int(l.params_before)} → ${fmt.int(l.params_after)}`,
-    fmt.num(l.weight_rel_error), l.energy_kept === null || l.energy_kept === undefined ? "—" : fmt.pct(l.energy_kept, 2),
+    fmt.num(auto ? l.output_rel_error : l.weight_rel_error),
+    l.energy_kept === null || l.energy_kept === undefined ? "—" : fmt.pct(l.energy_kept, 2),
     l.reason || ""]);
   return scroller("Per-layer decisions", simpleTable({ caption: "Per-layer decisions",
-    head: ["Layer", "Status", "Method, rank", "Multiplications", "Parameters", "Weight error", "Energy kept", "Why"],
+    head: ["Layer", "Status", "Method, rank", "Multiplications", "Parameters", auto ? "Output error" : "Weight error",
+      "Energy kept", "Why"],
     rows, numeric: [3, 4, 5, 6] }));
 }
 
