@@ -42,11 +42,16 @@ class ConversionRequest(_Request):
     max_error: float | None = Field(None, gt=0, description="auto: output-error budget (default 0.01, or none "
                                     "when max_accuracy_drop is given)")
     max_accuracy_drop: float | None = Field(None, ge=0)
+    # the service never runs code from a request: built-in metrics only (the CLI also takes FILE.py:FUNCTION)
+    metric: Annotated[str, Field(max_length=300, pattern=r"^(top1_agreement|detections:[^,]+,[^,]+)$")] | None = \
+        Field(None, description="auto: top1_agreement, or detections:BOXES,SCORES (two output names)")
+    max_metric_drop: float | None = Field(None, ge=0, description="auto: largest drop of the metric below the "
+                                          "original's score on held-out data")
     dataset_id: Id | None = Field(None, description="an uploaded .npz used for verification / calibration")
 
     def options(self) -> dict:
         opts = self.model_dump(exclude={"dataset_id"})
-        if opts["max_error"] is None and opts["max_accuracy_drop"] is None:
+        if opts["max_error"] is None and opts["max_accuracy_drop"] is None and opts["max_metric_drop"] is None:
             opts["max_error"] = DEFAULT_MAX_ERROR
         return opts
 

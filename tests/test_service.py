@@ -200,7 +200,10 @@ def test_wrong_options(client):
     url = f"/v1/models/{mid}/conversions"
     for body in ({"rank": 0}, {"method": "magic"}, {"energy": 2}, {"rank": 2, "energy": 0.5},
                  {"include": "(["}, {"rnak": 2}, {"input_shapes": {"nope": [1, 2]}}, {"threads": 0},
-                 {"input_shapes": {"input": [1, -3]}}, {"rank": "most"}, {"dataset_id": "../x"}):
+                 {"input_shapes": {"input": [1, -3]}}, {"rank": "most"}, {"dataset_id": "../x"},
+                 # the service never runs code from a request: a metric file is refused, built-ins only
+                 {"method": "auto", "metric": "/tmp/evil.py:f", "max_metric_drop": 0.1},
+                 {"method": "auto", "metric": "top1_agreement"}, {"metric": "top1_agreement", "max_metric_drop": 0.1}):
         r = client.post(url, json=body)
         assert r.status_code == 422, (body, r.text)
         assert r.json()["error"] == "invalid" and r.json()["message"], r.text
