@@ -83,7 +83,8 @@ def auto_summary(auto: dict, console: Console) -> None:
         console.print(f"auto mode: chose step {chosen.get('step')} of the explored trade-off: held-out error "
                       f"{chosen.get('held_out_error', 0):.4g}; whole-model median latency "
                       f"{lat.get('before_ms', 0):.3f} -> {lat.get('after_ms', 0):.3f} ms "
-                      f"({lat.get('speedup', 0):.2f}x, measured interleaved)")
+                      f"({lat.get('speedup', 0):.2f}x, measured interleaved at {auto.get('threads')} threads: the "
+                      "speedup holds at that thread count; set --threads to the deployment's)")
         if chosen.get("held_out_metric"):
             m = chosen["held_out_metric"]
             console.print(f"auto mode: {budget.get('metric')} on held-out data {m['original']:.4g} -> "
