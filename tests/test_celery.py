@@ -91,6 +91,33 @@ def test_worker_killed_mid_conversion(stack, client):
     assert client.get(f"/v1/models/{done['result']['model_id']}/file").status_code == 200
 
 
+def test_second_delivery_of_a_finished_job(stack, client):
+    """The same message again after the job succeeded: the worker answers the stored result at once,
+    runs nothing, and the API's record and models stay as they were."""
+    from sepconv.service.celery_app import JOB_TASK, make_celery
+
+    mid = _model(client, 5, hw=16)
+    job_id = client.post(f"/v1/models/{mid}/conversions", json={"rank": 1}).json()["id"]
+    done = wait_job(client, job_id)
+    assert done["state"] == "succeeded", done
+    app = make_celery(stack["broker"].url, TIMEOUT_S)
+    stored = app.backend.get_task_meta(job_id)["result"]
+    sha = client.get(f"/v1/models/{mid}").json()["sha256"]
+    payload = {"source": sha, "source_name": "again.onnx", "data": None, "data_name": None,
+               "options": done["params"]["options"]}
+    app.send_task(JOB_TASK, args=[job_id, "convert", payload], task_id=job_id, queue="convert")
+    pattern = re.compile(rf"Task sepconv\.job\[{job_id}\] succeeded in ([0-9.e-]+)s")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        runs = [float(x) for w in stack["workers"] for x in pattern.findall(w.log.read_text())]
+        if len(runs) == 2:
+            break
+        time.sleep(0.1)
+    assert len(runs) == 2 and min(runs) < 0.05, runs  # the conversion itself takes ~0.2 s
+    assert app.backend.get_task_meta(job_id)["result"] == stored
+    assert client.get(f"/v1/jobs/{job_id}").json() == done and len(_converted_from(client, mid)) == 1
+
+
 def test_cancel_queued_and_running(stack, client):
     """Both workers busy, one job waiting: the waiting one never starts, the running one's process is stopped."""
     running = [_long_benchmark(client, 10 + i) for i in range(2)]
