@@ -136,6 +136,26 @@ def _scratch() -> Path:
     return path
 
 
+def _clear_stale_scratch(folder: Path) -> None:
+    """Remove the scratch folders this host's pool processes left behind when they were killed
+    (other hosts' folders, on a shared volume, are theirs to clear)."""
+    prefix = f"{socket.gethostname()}-"
+    for p in folder.glob(prefix + "*") if folder.is_dir() else ():
+        pid = p.name[len(prefix):]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @worker_process_init.connect
 def _process_init(**_: object) -> None:
     """In each pool process: die with the worker, import the tasks once, then apply the memory limit."""
@@ -156,7 +176,7 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int) -> None:
     if not settings.broker_url:
         raise ValueError("a worker needs the broker: set SEPCONV_BROKER_URL=redis://host:port/db")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(settings.data_dir / "worker-tmp" / f"{socket.gethostname()}-{os.getpid()}", ignore_errors=True)
+    _clear_stale_scratch(settings.data_dir / "worker-tmp")
     app = make_celery(settings.broker_url, settings.job_timeout_s)
     register(app, settings)
     _state["concurrency"] = concurrency

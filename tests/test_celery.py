@@ -211,3 +211,19 @@ def test_broker_unreachable(stack, client):
     assert client.get("/readyz").status_code == 200
     assert len([j for j in client.get("/v1/jobs", params={"limit": 1000}).json()["items"]
                 if j["params"].get("model_id") == mid]) == 1
+
+
+def test_stale_scratch_cleared(tmp_path):
+    """A worker starting clears what this host's killed pool processes left, not live ones or other hosts'."""
+    import os
+    import socket
+
+    from sepconv.service.celery_worker import _clear_stale_scratch
+
+    host = socket.gethostname()
+    dead = 4_000_000  # above pid_max: no such process
+    for name in (f"{host}-{dead}", f"{host}-{os.getpid()}", f"other-host-{dead}"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "out-x.onnx").write_bytes(b"partial")
+    _clear_stale_scratch(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{host}-{os.getpid()}", f"other-host-{dead}"])
