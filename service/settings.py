@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1)
     # scale-out: jobs on Celery workers through this Redis broker (unset: the embedded worker pool)
-    broker_url: str | None = Field(None, pattern=r"^rediss?://")
+    broker_url: str | None = Field(None, pattern=r"^redis://")
     # blobs in an S3-compatible store (s3://bucket/prefix; unset: the data directory only)
     blob_url: str | None = Field(None, pattern=r"^s3://[^/]+")
 

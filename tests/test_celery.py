@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import signal
 import time
@@ -215,7 +216,6 @@ def test_broker_unreachable(stack, client):
 
 def test_stale_scratch_cleared(tmp_path):
     """A worker starting clears what this host's killed pool processes left, not live ones or other hosts'."""
-    import os
     import socket
 
     from sepconv.service.celery_worker import _clear_stale_scratch
@@ -227,3 +227,22 @@ def test_stale_scratch_cleared(tmp_path):
         (tmp_path / name / "out-x.onnx").write_bytes(b"partial")
     _clear_stale_scratch(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{host}-{os.getpid()}", f"other-host-{dead}"])
+
+
+def test_bad_settings_are_one_line(tmp_path, monkeypatch):
+    """A broker or blob URL of the wrong kind stops the server at startup naming the variable; a
+    worker without a broker says what to set."""
+    import subprocess
+    import sys
+
+    from sepconv.service.settings import Settings
+
+    for var, value in (("SEPCONV_BROKER_URL", "amqp://localhost"), ("SEPCONV_BLOB_URL", "/srv/blobs")):
+        monkeypatch.setenv(var, value)
+        with pytest.raises(ValueError, match=f"^{var}="):
+            Settings.from_env()
+        monkeypatch.delenv(var)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEPCONV_")}
+    r = subprocess.run([sys.executable, "-m", "sepconv", "worker", "--data-dir", str(tmp_path)], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "SEPCONV_BROKER_URL" in r.stderr, r.stderr
