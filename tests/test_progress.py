@@ -33,7 +33,8 @@ def test_fixed_method_reports_each_layer(tmp_path: Path) -> None:
 
 def test_auto_mode_reports_its_phases(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SEPCONV_CACHE_DIR", str(tmp_path / "cache"))
-    seen = _heard(ConvertOptions(method="auto", max_error=None, max_accuracy_drop=1.0), tmp_path, data=DATA)
+    seen = _heard(ConvertOptions(method="auto", max_error=None, max_accuracy_drop=1.0, max_samples=96), tmp_path,
+                  data=DATA)
     stages = list(dict.fromkeys(s for s, _ in seen))
     assert stages == ["loading", "fitting candidates", "timing candidates", "searching", "checking", "saving",
                       "verifying", "done"]

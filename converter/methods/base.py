@@ -175,7 +175,12 @@ def layer_bias(layer: ConvLayer) -> np.ndarray:
     return np.zeros(layer.cout) if layer.bias is None else layer.bias.astype(np.float64)
 
 
-def whitening(samples: np.ndarray, damping: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+#: Whitening adds this share of the mean eigenvalue to every eigenvalue of the input covariance:
+#: directions the fitting data barely visits are not trusted to stay that quiet.
+WHITENING_DAMPING = 0.1
+
+
+def whitening(samples: np.ndarray, damping: float = WHITENING_DAMPING) -> tuple[np.ndarray, np.ndarray]:
     """``C^(1/2)`` and ``C^(-1/2)`` of the samples' (rows x d) covariance, damped by ``damping`` x its
     mean eigenvalue: truncating ``C^(1/2) M`` keeps what matters for these inputs, not for white ones
     (the data-aware low-rank step of Zhang et al. 2015 and SVD-LLM)."""

@@ -23,7 +23,7 @@ import numpy as np
 from onnx import helper
 
 from ..layers import ConvLayer
-from .base import Candidate, Emitted, Factorization, Namer, common_ineligible, layer_bias, macs_limit, whitening
+from .base import WHITENING_DAMPING, Candidate, Emitted, Factorization, Namer, common_ineligible, layer_bias, macs_limit
 from .emit import conv_node, weight_inputs
 
 #: Auto mode's depth multipliers.
@@ -82,17 +82,23 @@ def emit_depthwise(layer: ConvLayer, d: np.ndarray, p: np.ndarray, bias: np.ndar
 
 
 def _whitened_svds(layer: ConvLayer, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per input channel: ``U``, ``S`` and ``V^T C^(-1/2)`` of ``W_i C^(1/2)``, C that channel's patch covariance."""
+    """Per input channel: ``U``, ``S`` and ``V^T C^(-1/2)`` of ``W_i C^(1/2)``, C that channel's patch
+    covariance (all channels in one batched eigendecomposition and one batched SVD)."""
     assert layer.weight is not None
     cout, cin = layer.weight_shape[:2]
-    w = layer.weight.astype(np.float64).reshape(cout, cin, -1)
-    patches = x.reshape(len(x), cin, -1)
-    out = []
-    for i in range(cin):
-        root, inv_root = whitening(patches[:, i, :])
-        u, sv, vt = np.linalg.svd(w[:, i, :] @ root, full_matrices=False)
-        out.append((u, sv, vt @ inv_root))
-    return out
+    w = layer.weight.astype(np.float64).reshape(cout, cin, -1).transpose(1, 0, 2)  # [Cin, Cout, kk]
+    if len(x) < 2:
+        u, sv, vt = np.linalg.svd(w, full_matrices=False)
+        return list(zip(u, sv, vt))
+    p = x.reshape(len(x), cin, -1).astype(np.float64)
+    p = p - p.mean(0)
+    cov = np.einsum("nci,ncj->cij", p, p) / (len(x) - 1)  # [Cin, kk, kk]
+    evals, evecs = np.linalg.eigh(cov)
+    evals = np.clip(evals, 0.0, None) + WHITENING_DAMPING * np.maximum(evals.mean(1, keepdims=True), 1e-12)
+    root = np.einsum("cij,cj,ckj->cik", evecs, np.sqrt(evals), evecs)
+    inv_root = np.einsum("cij,cj,ckj->cik", evecs, 1.0 / np.sqrt(evals), evecs)
+    u, sv, vt = np.linalg.svd(w @ root, full_matrices=False)
+    return list(zip(u, sv, vt @ inv_root))
 
 
 class DepthwiseMethod:
