@@ -26,8 +26,8 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from service_fixtures import Redis, Server, Worker, upload  # noqa: E402
+sys.path.insert(0, str(ROOT / "devtools"))
+from local_stack import Redis, Server, Worker, upload  # noqa: E402
 
 RANKS = [{"ratio": r} for r in (0.3, 0.4, 0.5, 0.6)] + [{"energy": e} for e in (0.8, 0.85, 0.9, 0.95)]
 

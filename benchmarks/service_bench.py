@@ -22,8 +22,8 @@ import onnx
 import psutil
 from onnx import TensorProto, helper, numpy_helper
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from service_fixtures import Server, conv_model, wait_job  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "devtools"))
+from local_stack import Server, conv_model, wait_job  # noqa: E402
 
 
 def big_model(path: Path, megabytes: int) -> int:

@@ -1,4 +1,4 @@
-"""Shared test setup: the tests folder on sys.path for the shared builders (sepconv itself is installed)."""
+"""Shared test setup: the tests and devtools folders on sys.path (sepconv itself is installed)."""
 
 from __future__ import annotations
 
@@ -6,5 +6,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "tests") not in sys.path:
-    sys.path.insert(0, str(ROOT / "tests"))
+for folder in ("tests", "devtools"):  # the shared builders, and the local stack the benchmarks use too
+    if str(ROOT / folder) not in sys.path:
+        sys.path.insert(0, str(ROOT / folder))
