@@ -55,7 +55,7 @@ grep -q "$job" "$WORK/worker.log" || fail "the worker container did not run $job
 echo "compose_test: $job converted on the worker container"
 
 # 2. kill the worker container in the middle of a conversion; start it again; the job completes
-"$PYTHON" -c "import sys; sys.path.insert(0, 'tests'); from service_fixtures import conv_model; \
+"$PYTHON" -c "import sys; sys.path.insert(0, 'devtools'); from local_stack import conv_model; \
 open('$WORK/slow.onnx', 'wb').write(conv_model(cin=256, cout=256, hw=160, seed=7))"
 job="$(convert "$WORK/slow.onnx" '{"method": "depthwise"}')"
 for _ in $(seq 1 240); do
