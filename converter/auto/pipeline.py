@@ -44,6 +44,18 @@ WEAK_GUARANTEE = ("no data given: the budget was checked on seeded random inputs
 
 
 @dataclass
+class Verdict:
+    """The search's and the whole-model check's answer: why nothing is rewritten (None: accepted),
+    the latency measured, the explored curve, the chosen step and its held-out score."""
+
+    reason: str | None
+    latency: dict
+    curve: list[dict]
+    step: int
+    held: dict | None
+
+
+@dataclass
 class AutoOutcome:
     """What auto mode hands the job: the converted model (None: the original comes back), the
     report's per-layer rows and ``auto`` section, and the held-out inputs to verify on."""
@@ -119,27 +131,26 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
             reason = f"the converted model was not faster end to end ({after:.3f} ms against {before:.3f} ms)"
     _lap(timings, "check_s", t)
     return _outcome(model, options, layers, plans, reasons, choice if reason is None else {}, auto,
-                    dict(reason=reason, latency=latency, curve=curve, step=found.step, held=found.held_score),
-                    parts.held)
+                    Verdict(reason, latency, curve, found.step, found.held_score), parts.held)
 
 
 def _outcome(model: onnx.ModelProto, options: ConvertOptions, layers: list[ConvLayer], plans: list[LayerPlan],
-             reasons: dict[int, str], choice: dict[int, Candidate], auto: dict, result: dict,
+             reasons: dict[int, str], choice: dict[int, Candidate], auto: dict, result: Verdict,
              held: InputSet) -> AutoOutcome:
     """The final model (rebuilt from the choice, stamped) and the report's rows and section."""
-    accepted = result["reason"] is None
+    accepted = result.reason is None
     emitted: dict[int, Emitted] = {}
     final = None
     if accepted:
         final = build_model(model, layers, choice, emitted)
         stamp(final, options)
-    auto.update(accepted=accepted, reason=result["reason"], latency=result["latency"], curve=result["curve"])
-    auto["chosen"] = section.chosen_point(result["step"] if accepted else 0, choice, result["curve"],
-                                          result["held"], result["latency"], auto.get("calibration"))
+    auto.update(accepted=accepted, reason=result.reason, latency=result.latency, curve=result.curve)
+    auto["chosen"] = section.chosen_point(result.step if accepted else 0, choice, result.curve,
+                                          result.held, result.latency, auto.get("calibration"))
     auto["layers"] = section.layer_decisions(plans, choice)
     if options.plot:
         from .plot import plot_curve
-        auto["plot"] = plot_curve(result["curve"], auto["chosen"], options.max_error, options.plot)
+        auto["plot"] = plot_curve(result.curve, auto["chosen"], options.max_error, options.plot)
     rows = section.layer_rows(layers, reasons, plans, choice, emitted, accepted)
     return AutoOutcome(final, rows, auto, held)
 
