@@ -23,6 +23,15 @@ AUTO = "auto"
 DEFAULT_MAX_ERROR = 0.01
 
 
+def budget_max_error(max_error: float | None, max_accuracy_drop: float | None,
+                     max_metric_drop: float | None) -> float | None:
+    """The error budget for what a user typed: theirs, else DEFAULT_MAX_ERROR, except that an accuracy
+    or metric budget given alone replaces it (None). The CLI and the service both apply this rule."""
+    if max_error is None and max_accuracy_drop is None and max_metric_drop is None:
+        return DEFAULT_MAX_ERROR
+    return max_error
+
+
 @dataclass
 class ConvertOptions:
     """What the user asked for; recorded in the report and the model's metadata."""

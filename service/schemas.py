@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sepconv.converter import DEFAULT_MAX_ERROR
+from sepconv.converter import budget_max_error
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 Dim = Annotated[int, Field(ge=1, le=1_000_000)]
@@ -51,8 +51,7 @@ class ConversionRequest(_Request):
 
     def options(self) -> dict:
         opts = self.model_dump(exclude={"dataset_id"})
-        if opts["max_error"] is None and opts["max_accuracy_drop"] is None and opts["max_metric_drop"] is None:
-            opts["max_error"] = DEFAULT_MAX_ERROR
+        opts["max_error"] = budget_max_error(opts["max_error"], opts["max_accuracy_drop"], opts["max_metric_drop"])
         return opts
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from sepconv.converter import DEFAULT_MAX_ERROR, METHODS, ConvertOptions, parse_input_shapes
+from sepconv.converter import METHODS, ConvertOptions, budget_max_error, parse_input_shapes
 
 
 def add_shape_args(p: argparse.ArgumentParser) -> None:
@@ -62,9 +62,7 @@ def add_convert_args(p: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace) -> ConvertOptions:
     """The flags of add_convert_args as ConvertOptions; an accuracy budget alone replaces the default error budget."""
-    max_error = args.max_error
-    if max_error is None and args.max_accuracy_drop is None and args.max_metric_drop is None:
-        max_error = DEFAULT_MAX_ERROR
+    max_error = budget_max_error(args.max_error, args.max_accuracy_drop, args.max_metric_drop)
     return ConvertOptions(
         method=args.method, rank=args.rank, energy=args.energy, ratio=args.ratio, force=args.force,
         include=args.include, exclude=args.exclude, input_shapes=input_shapes(args),
