@@ -63,17 +63,18 @@ class InputSet:
         if self.whole or self.samples <= n:
             return self
         take = max(self.batch, n // self.batch * self.batch) if self.fixed else n
-        idx = np.sort(np.random.default_rng(seed).choice(self.samples, size=take, replace=False))
-        return InputSet({k: v[idx] for k, v in self.arrays.items()},
-                        None if self.labels is None else self.labels[idx], self.batch, self.source,
-                        given=self.samples, fixed=self.fixed)
+        subset = self.take(np.sort(np.random.default_rng(seed).choice(self.samples, size=take, replace=False)))
+        subset.given = self.samples
+        return subset
 
     def head(self, n: int) -> InputSet:
         """The first n samples."""
-        if self.whole:
-            return self
-        return InputSet({k: v[:n] for k, v in self.arrays.items()},
-                        None if self.labels is None else self.labels[:n], self.batch, self.source, fixed=self.fixed)
+        return self if self.whole else self.take(slice(0, n))
+
+    def take(self, idx: np.ndarray | slice, batch: int | None = None) -> InputSet:
+        """The samples at ``idx`` (labels with them), run in ``batch`` (default: this set's)."""
+        return InputSet({k: v[idx] for k, v in self.arrays.items()}, None if self.labels is None else self.labels[idx],
+                        batch or self.batch, self.source, fixed=self.fixed)
 
 
 def load_npz(path: str | Path, limits: Limits | None = None) -> dict[str, np.ndarray]:

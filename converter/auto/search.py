@@ -23,7 +23,6 @@ from . import activations
 from .allocate import Evaluator, LayerPlan, Step, build_model, choice_at, largest_passing
 from .candidates import outputs
 from .refit import refit
-from .split import subset
 
 #: The search on the fitting data aims this far inside the budget, to leave room for held-out noise.
 FIT_MARGIN = 0.8
@@ -213,7 +212,7 @@ def refit_gap(model: onnx.ModelProto, original: bytes, layers: list[ConvLayer], 
         a, b = perm[:halves * unit], perm[halves * unit:2 * halves * unit]
         ratios = []
         for ins, outs in ((a, b), (b, a)):
-            fold_in, fold_out = subset(fit, ins, fit.batch), subset(fit, outs, fit.batch)
+            fold_in, fold_out = fit.take(ins), fit.take(outs)
             positions = {p.layer.name: activations.sample_positions(p.layer, fold_in.samples, seed + p.index)
                          for p in plans}
             seen = activations.collect_patches(model, fold_in, [p.layer for p in plans], positions, threads)

@@ -38,18 +38,13 @@ def split(inputs: InputSet, seed: int, unit: int) -> Split:
     per = int(np.prod(next(iter(inputs.arrays.values())).shape[1:]))
     batch = unit if inputs.fixed else int(np.clip(BATCH_VALUES // max(per, 1), 1, min(32, inputs.batch)))
     if n < 2 * unit:
-        everything = subset(inputs, np.arange(n), batch)
+        everything = inputs.take(np.arange(n), batch)
         return Split(everything, everything, "too few samples to hold any out: the budget was checked on the "
                                              "fitting data")
     perm = np.random.default_rng(seed).permutation(n)
     n_fit = max(unit, min(FIT_MAX, n // 2) // unit * unit)
     n_held = min(HELD_MAX, n - n_fit) // unit * unit
-    return Split(subset(inputs, perm[:n_fit], batch), subset(inputs, perm[n_fit:n_fit + n_held], batch), None)
-
-
-def subset(inputs: InputSet, idx: np.ndarray, batch: int) -> InputSet:
-    return InputSet({k: v[idx] for k, v in inputs.arrays.items()},
-                    None if inputs.labels is None else inputs.labels[idx], batch, inputs.source, fixed=inputs.fixed)
+    return Split(inputs.take(perm[:n_fit], batch), inputs.take(perm[n_fit:n_fit + n_held], batch), None)
 
 
 def head(inputs: InputSet, n: int, unit: int) -> InputSet:
