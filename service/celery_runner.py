@@ -10,7 +10,8 @@ and the blob store.
 Jobs outlive the API (``durable``): after a restart the job queue hands the jobs its store still
 has as queued or running to :meth:`CeleryRunner.resume`, which follows them again, and publishes
 only those that never reached the broker. A broker that cannot be reached makes :meth:`submit`
-raise :class:`~.job_queue.RunnerUnavailable` (the API answers 503), not hang.
+raise :class:`~.job_queue.RunnerUnavailable` (the API answers 503), not hang. When the broker
+restarts, the jobs it stranded on workers are put back in the queue (:mod:`.broker_rescue`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import redis
 
+from .broker_rescue import broker_clock, broker_run_id, rescue
 from .celery_app import CANCEL_KEY, JOB_TASK, KEEP_S, QUEUES, SENT_KEY, make_celery
 from .job_queue import RunnerUnavailable
 from .worker_pool import ProcessRunner, ProgressHook, StartHook, TaskError
@@ -62,6 +64,8 @@ class CeleryRunner:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.problem: str | None = None  # why the broker cannot be used right now
+        self._broker_run: str | None = None  # the Redis server's run id when last looked at
+        self._idle_look = 0.0
         self._thread = threading.Thread(target=self._loop, name="sepconv-celery-supervisor", daemon=True)
         self._thread.start()
 
@@ -169,6 +173,9 @@ class CeleryRunner:
         with self._lock:
             followed = list(self._jobs.values())
         if not followed:
+            if time.monotonic() >= self._idle_look:  # keep up with restarts while idle, cheaply
+                self._idle_look = time.monotonic() + 1.0
+                self._broker_run = broker_run_id(self._redis)
             return
         for t in followed:
             if not t.sent:
@@ -178,6 +185,25 @@ class CeleryRunner:
         for t, value in zip(followed, values):
             if value is not None:
                 self._apply(t, self._backend.decode(value))
+        self._after_restart({t.job_id: t for t, value in zip(followed, values) if value is None and t.sent})
+
+    def _after_restart(self, waiting: dict[str, _Tracked]) -> None:
+        """When the broker is new to us (it restarted, or we did), return the jobs it stranded.
+
+        Looked at every step, so a restart is seen at the first contact with the new server, and
+        what workers took before that moment is what the restart may have stranded.
+        """
+        run_id = broker_run_id(self._redis)
+        if run_id == self._broker_run:
+            return
+        if waiting:
+            now, uptime = broker_clock(self._redis)
+            # we restarted too: only what was taken before the broker started (its uptime is in whole seconds)
+            cutoff = now if self._broker_run is not None else min(now, now - uptime + 1)
+            _, lost = rescue(self._app, set(waiting), cutoff, set(QUEUES.values()))
+            for job_id in lost:
+                self._publish(waiting[job_id])
+        self._broker_run = run_id  # only once the rescue went through: a failed one is tried again
 
     def _apply(self, t: _Tracked, meta: dict) -> None:
         """One job's state in the result backend: progress, or its outcome."""

@@ -192,6 +192,51 @@ def test_redis_restarted_with_jobs_queued(stack, client):
     assert [d["state"] for d in done] == ["succeeded"] * 6, [d["error"] for d in done]
 
 
+_TAKE_AND_DIE = """
+import os, sys
+from kombu import Connection
+with Connection(sys.argv[1]) as conn:
+    message = conn.default_channel.basic_get("convert", no_ack=False)
+    assert message is not None and message.headers["id"] == sys.argv[2], message
+    os._exit(0)  # like a worker cut off from the broker: the message stays in kombu's unacked hash
+"""
+
+
+def test_redis_restart_strands_no_job(tmp_path):
+    """A job a worker took but lost with its connection, and a job whose message the broker lost:
+    after Redis restarts, both run at once, not after the visibility timeout (75 s here)."""
+    import subprocess
+    import sys
+
+    import redis
+
+    broker = Redis(tmp_path / "redis").start()
+    env = {"SEPCONV_BROKER_URL": broker.url, "SEPCONV_JOB_TIMEOUT_S": str(TIMEOUT_S)}
+    srv = Server(tmp_path / "data", env=env).start()
+    worker = Worker(broker.url, tmp_path / "data", env=env)
+    try:
+        with srv.client() as c:
+            mids = [_model(c, 40 + i, hw=16) for i in range(2)]
+            taken, dropped = (c.post(f"/v1/models/{m}/conversions", json={"rank": 1}).json()["id"] for m in mids)
+            subprocess.run([sys.executable, "-c", _TAKE_AND_DIE, broker.url, taken], check=True, timeout=60)
+            r = redis.Redis.from_url(broker.url)
+            assert [json.loads(m)["headers"]["id"] for m in r.lrange("convert", 0, -1)] == [dropped]
+            assert r.hlen("unacked") == 1
+            r.delete("convert")  # the broker lost this message (e.g. no append-only file)
+            r.close()
+            broker.stop()
+            broker.start()
+            worker.start()
+            t0 = time.monotonic()
+            done = [wait_job(c, j, timeout=30) for j in (taken, dropped)]
+            assert [d["state"] for d in done] == ["succeeded"] * 2, done
+            assert time.monotonic() - t0 < 30
+    finally:
+        srv.stop()
+        worker.stop()
+        broker.stop()
+
+
 def test_broker_unreachable(stack, client):
     """Broker down: a new job is a JSON 503 at once, /readyz says why; an accepted job still runs after."""
     mid = _model(client, 4, hw=16)

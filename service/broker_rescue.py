@@ -1,0 +1,88 @@
+"""Jobs a Redis restart would strand: put their messages back in the queue at once.
+
+With late acks, a worker that takes a job moves its message into kombu's ``unacked`` hash, and
+the message goes back to the queue when the worker acknowledges or rejects it, or, if the
+worker's connection is gone, when the broker's visibility timeout has passed (set above the job
+time limit, so hours for a long job limit). A Redis restart severs every worker's connection:
+a worker drops the jobs it had taken but not started (their delivery tags belonged to the old
+channel) and cannot put them back while the broker is down, so they would wait out the whole
+visibility timeout although no one runs them.
+
+The API sees the restart (the server's ``run_id`` changes) and knows which of its jobs never
+started. Messages of those jobs that were taken before the restart are returned to their queue
+with kombu's own restore; jobs whose message is nowhere (a broker that lost its data) are
+published again. Either may run a job twice in a rare race; a second delivery is harmless (the
+worker answers a finished job's stored result, and the API files a result once).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+
+from celery import Celery
+
+log = logging.getLogger("sepconv.service.jobs")
+
+
+def broker_run_id(client) -> str:
+    """The Redis server's run id: a new one each time the server starts."""
+    return str(client.info("server")["run_id"])
+
+
+def broker_clock(client) -> tuple[float, int]:
+    """The server's time now and its uptime in whole seconds, on the server's clock."""
+    seconds, micros = client.time()
+    return seconds + micros / 1e6, int(client.info("server")["uptime_in_seconds"])
+
+
+def _job_id(raw: bytes | str | None) -> str | None:
+    """The task id inside one ``unacked`` entry (``[message, exchange, routing_key]``)."""
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)[0]["headers"]["id"]
+    except (ValueError, LookupError, TypeError):
+        return None
+
+
+def _queued_ids(channel, queues: Iterable[str]) -> set[str]:
+    """The task ids of the messages waiting in these queues (each priority's list of each)."""
+    ids: set[str] = set()
+    for queue in queues:
+        for key in {channel._q_for_pri(queue, pri) for pri in channel.priority_steps}:
+            for raw in channel.client.lrange(key, 0, -1):
+                try:
+                    ids.add(json.loads(raw)["headers"]["id"])
+                except (ValueError, LookupError, TypeError):
+                    continue
+    return ids
+
+
+def rescue(app: Celery, waiting: set[str], taken_before: float, queues: Iterable[str]) -> tuple[set[str], set[str]]:
+    """Return the stranded messages of ``waiting`` jobs to their queues; name the jobs found nowhere.
+
+    ``waiting``: jobs that have not started (no state in the result backend). Returns the ids put
+    back in a queue and the ids that are in neither a queue nor ``unacked`` (the caller publishes
+    those again).
+    """
+    restored: set[str] = set()
+    held: set[str] = set()
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        qos, client = channel.qos, channel.client
+        for tag, taken_at in client.zrange(qos.unacked_index_key, 0, -1, withscores=True):
+            job_id = _job_id(client.hget(qos.unacked_key, tag))
+            if job_id not in waiting:
+                continue
+            if taken_at < taken_before:
+                qos.restore_by_tag(tag, client=client, leftmost=True)
+                restored.add(job_id)
+            else:
+                held.add(job_id)  # taken since the restart: a live worker has it
+        lost = waiting - restored - held - _queued_ids(channel, queues)
+    if restored or lost:
+        log.warning("broker restarted: %d job(s) put back in the queue, %d to publish again",
+                    len(restored), len(lost))
+    return restored, lost
