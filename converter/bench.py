@@ -10,11 +10,13 @@ from .runtime import ModelSource, session
 from .timing import interleave
 from .verify import verify
 
+MAX_TIMES = 2000  # per-run latencies kept per model; more runs keep an evenly spaced subset
+
 
 def benchmark(models: list[ModelSource], inputs: InputSet, runs: int = 50, warmup: int = 5,
               threads: int | None = None, labels: list[str] | None = None) -> dict:
-    """Latency per model (median, p90, mean in ms, throughput); speedup and output
-    difference when two models are given."""
+    """Latency per model (median, p90, mean, min in ms, throughput, and the runs' own latencies
+    as ``times_ms``); speedup and output difference when two models are given."""
     if not 1 <= len(models) <= 2:
         raise ValueError("benchmark takes one or two models")
     feed = next(inputs.batches())
@@ -33,8 +35,13 @@ def benchmark(models: list[ModelSource], inputs: InputSet, runs: int = 50, warmu
 
 
 def _stats(name: str, seconds: list[float], batch: int) -> dict:
+    """Summary statistics of all runs, and the runs themselves (``times_ms``, in run order, 4
+    significant digits): all of them up to :data:`MAX_TIMES`, else an evenly spaced subset of
+    that many, which ``times_ms_subsampled`` says."""
     ms = np.asarray(seconds) * 1e3
     median = float(np.median(ms))
+    kept = ms if len(ms) <= MAX_TIMES else ms[np.linspace(0, len(ms) - 1, MAX_TIMES).round().astype(int)]
     return {"name": name, "median_ms": median, "p90_ms": float(np.percentile(ms, 90)),
             "mean_ms": float(ms.mean()), "min_ms": float(ms.min()),
-            "throughput_per_s": batch / (median / 1e3) if median else None}
+            "throughput_per_s": batch / (median / 1e3) if median else None,
+            "times_ms": [float(f"{t:.4g}") for t in kept], "times_ms_subsampled": len(ms) > MAX_TIMES}

@@ -271,6 +271,12 @@ def test_compare_and_jobs(tab, server):
     result.wait_for()
     assert "Speedup (A / B)" in result.inner_text()
     assert result.locator("svg.latency line.median").count() == 2
+    for i in range(2):  # each model's 20 runs: a histogram holding every run, and a tick per run under it
+        bins = result.locator(f"svg.latency rect.bin.m{i}")
+        assert bins.count() >= 1
+        assert sum(int(n) for n in bins.evaluate_all("els => els.map((e) => e.dataset.runs)")) == 20
+        assert result.locator(f"svg.latency g.rug.m{i} line.run").count() == 20
+    assert "20 runs" in result.locator("svg.latency desc").text_content()
     shot(page, "06-compare", phone=True)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Jobs").click()

@@ -145,8 +145,144 @@ export function tradeoff(auto) {
   return figure("Trade-off: latency against error", `${curve.length} steps. ${pick}`, svgEl, legend);
 }
 
-/** Latency of one or two models: min, median, mean and p90 as a range with its middle marked. */
-export function latencies(models) {
+/** Quantile q (0..1) of sorted numbers, interpolated as numpy's default does. */
+function quantile(sorted, q) {
+  const pos = (sorted.length - 1) * q;
+  const k = Math.floor(pos);
+  return k + 1 < sorted.length ? sorted[k] + (sorted[k + 1] - sorted[k]) * (pos - k) : sorted[k];
+}
+
+/** About `count` round ticks (1, 2 or 5 times a power of ten) spanning [lo, hi]. */
+function niceTicks(lo, hi, count) {
+  const raw = (hi - lo) / count || hi || 1;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((k) => k * mag).find((st) => st >= raw * 0.999);
+  const first = Math.floor(lo / step + 1e-9) * step;
+  const last = Math.max(Math.ceil(hi / step - 1e-9) * step, first + step);
+  const ticks = [];
+  for (let v = first; v <= last + step / 2; v += step) ticks.push(Number(v.toPrecision(12)));
+  return { ticks, step, digits: Math.max(0, -Math.floor(Math.log10(step))) };
+}
+
+/**
+ * The shared axis of the histograms: from 0 (or, where that would squash them, from just below
+ * the fastest run) to past every model's p90 and the bulk of its runs; runs slower than
+ * q3 + 3 IQR of their model fall past the axis's end and are pooled in one bar there.
+ */
+function latencyAxis(series) {
+  let lo = Infinity;
+  let cap = 0;
+  for (const { sorted, p90 } of series) {
+    const q1 = quantile(sorted, 0.25);
+    const q3 = quantile(sorted, 0.75);
+    lo = Math.min(lo, sorted[0]);
+    cap = Math.max(cap, Math.min(sorted[sorted.length - 1], q3 + 3 * (q3 - q1)), p90);
+  }
+  const start = lo < cap / 2 || lo >= cap ? 0 : lo - (cap - lo) * 0.05;
+  const t = niceTicks(start, cap, 5);
+  return { ...t, lo: t.ticks[0], hi: t.ticks[t.ticks.length - 1] };
+}
+
+/** Bins of one width for every model: fine enough for the narrowest model's spread (the
+ * Freedman–Diaconis width), 12 to 60 of them across the axis. */
+function binWidth(series, axis) {
+  const widths = series.map(({ sorted }) => 2 * (quantile(sorted, 0.75) - quantile(sorted, 0.25))
+    / Math.cbrt(sorted.length)).filter((w) => w > 0);
+  const span = axis.hi - axis.lo;
+  const bins = Math.min(60, Math.max(12, Math.ceil(span / (widths.length ? Math.min(...widths) : span / 30))));
+  return span / bins;
+}
+
+function binCounts(times, axis, width) {
+  const bins = Math.round((axis.hi - axis.lo) / width);
+  const counts = new Array(bins).fill(0);
+  let over = 0;
+  for (const t of times) {
+    if (t > axis.hi) over += 1;
+    else counts[Math.min(bins - 1, Math.max(0, Math.floor((t - axis.lo) / width)))] += 1;
+  }
+  return { counts, over };
+}
+
+/** Each model's measured runs as a histogram on one ms axis with a tick per run under it, its
+ * median (line) and p90 (dashed) marked. */
+function histograms(models) {
+  const series = models.map((m) => {
+    const sorted = m.times_ms.filter((t) => Number.isFinite(t)).sort((a, b) => a - b);
+    return { m, sorted, p90: m.p90_ms ?? quantile(sorted, 0.9), median: m.median_ms ?? quantile(sorted, 0.5) };
+  });
+  const axis = latencyAxis(series);
+  const width = binWidth(series, axis);
+  const box = { x0: 20, x1: 380, over: 390, overW: 14 };
+  const tick = (v) => `${v.toFixed(axis.digits)} ms`;
+  const edge = (v) => `${v.toFixed(Math.min(6, Math.max(0, 1 - Math.floor(Math.log10(width)))))} ms`;
+  const sx = linScale(axis.lo, axis.hi, box.x0, box.x1);
+  const bar = Math.max(((box.x1 - box.x0) * width) / (axis.hi - axis.lo), 1);
+  const rowH = 92;
+  const band = 58;
+  const yAxis = 10 + models.length * rowH;
+  const svgEl = s("svg", { viewBox: `0 0 420 ${yAxis + 40}`, class: "latency histogram" });
+  for (const t of axis.ticks) {
+    svgEl.append(s("line", { x1: sx(t), y1: 10, x2: sx(t), y2: yAxis, class: "grid" }),
+      s("text", { x: sx(t), y: yAxis + 14, "text-anchor": "middle", class: "axis-label" }, t.toFixed(axis.digits)));
+  }
+  svgEl.append(s("line", { x1: box.x0, y1: yAxis, x2: box.x1, y2: yAxis, class: "axis" }),
+    s("text", { x: (box.x0 + box.x1) / 2, y: yAxis + 32, "text-anchor": "middle", class: "axis-title" },
+      `latency per run (ms${axis.lo > 0 ? `, axis from ${axis.ticks[0].toFixed(axis.digits)}` : ""})`));
+  const notes = [];
+  series.forEach(({ m, sorted, p90, median }, i) => {
+    const key = String.fromCharCode(65 + i);
+    const top = 10 + i * rowH;
+    const base = top + 18 + band;
+    const { counts, over } = binCounts(sorted, axis, width);
+    const most = Math.max(...counts, over, 1);
+    const tall = (n, least = 1.5) => Math.max((n / most) * band, least);
+    svgEl.append(s("text", { x: box.x0, y: top + 12, class: "axis-label model-label" }, `${key}: ${shorten(m.name, 24)}`),
+      s("text", { x: box.over + box.overW, y: top + 12, "text-anchor": "end", class: "axis-label" },
+        `median ${fmt.ms(median)} · p90 ${fmt.ms(p90)}`),
+      s("line", { x1: box.x0, y1: base, x2: box.x1, y2: base, class: "axis" }));
+    counts.forEach((n, k) => {
+      if (!n) return;
+      const from = axis.lo + k * width;
+      svgEl.append(s("rect", { x: sx(from), y: base - tall(n), width: bar, height: tall(n), class: `bin m${i}`, "data-runs": n },
+        s("title", {}, `${key}: ${n} run${n === 1 ? "" : "s"} from ${edge(from)} to ${edge(from + width)}`)));
+    });
+    const rug = s("g", { class: `rug m${i}`, "aria-hidden": "true" });  // each run as a tick under the bars
+    for (const t of sorted) {
+      const x = t > axis.hi ? box.over + box.overW / 2 : sx(t);
+      rug.append(s("line", { x1: x, y1: base + 2, x2: x, y2: base + 8, class: "run" }));
+    }
+    svgEl.append(rug);
+    if (over) {
+      const slowest = sorted[sorted.length - 1];
+      svgEl.append(s("rect", { x: box.over, y: base - tall(over, 4), width: box.overW, height: tall(over, 4),
+        class: `bin overflow m${i}`, "data-runs": over },
+      s("title", {}, `${key}: ${over} run${over === 1 ? "" : "s"} slower than ${tick(axis.hi)}, up to ${fmt.ms(slowest)}`)));
+      notes.push(`${over} of ${key}'s runs ${over === 1 ? "is" : "are"} slower than ${tick(axis.hi)} (up to ${fmt.ms(slowest)}) `
+        + "and pooled in the bar past the axis's end");
+    }
+    const at = (v) => sx(Math.min(Math.max(v, axis.lo), axis.hi));
+    svgEl.append(s("line", { x1: at(p90), y1: top + 16, x2: at(p90), y2: base, class: "p90" }),
+      s("line", { x1: at(median), y1: top + 16, x2: at(median), y2: base, class: "median" }));
+  });
+  if (series.some(({ sorted }) => sorted[sorted.length - 1] > axis.hi)) {
+    svgEl.append(s("text", { x: box.over + box.overW / 2, y: yAxis + 14, "text-anchor": "middle", class: "axis-label" }, "›"));
+  }
+  const desc = `Histograms of the run times, and a tick per run under each, on one axis from ${tick(axis.lo)} to ${tick(axis.hi)}, bins of ${edge(width)}. `
+    + series.map(({ m, sorted, p90, median }, i) => `${String.fromCharCode(65 + i)} (${m.name}): `
+      + `${sorted.length} runs${m.times_ms_subsampled ? " (an evenly spaced sample of all the runs; median and p90 are of all)" : ""}; `
+      + `fastest ${fmt.ms(sorted[0])}, median ${fmt.ms(median)}, p90 ${fmt.ms(p90)}, slowest ${fmt.ms(sorted[sorted.length - 1])}`)
+      .join(". ")
+    + (notes.length ? `. ${notes.join("; ")}.` : ".");
+  const counts = [...new Set(series.map(({ sorted }) => sorted.length))].join(" and ");
+  const legend = h("span", { class: "legend" }, h("span", { class: "key-median" }, "median"),
+    h("span", { class: "key-p90" }, "p90"));
+  return figure(`Latency per run: histogram of ${counts} runs per model, a tick per run`, desc, svgEl, legend);
+}
+
+/** Min, median, mean and p90 as a range with its middle marked: for results stored before the
+ * runs' own times were kept. */
+function summaryRanges(models) {
   const hi = Math.max(...models.map((m) => m.p90_ms || m.median_ms)) * 1.1;
   const box = { x0: 170, x1: 500 };
   const sx = linScale(0, hi, box.x0, box.x1);
@@ -172,4 +308,11 @@ export function latencies(models) {
   const desc = models.map((m) => `${m.name}: min ${fmt.ms(m.min_ms)}, median ${fmt.ms(m.median_ms)}, `
     + `mean ${fmt.ms(m.mean_ms)}, p90 ${fmt.ms(m.p90_ms)}`).join("; ");
   return figure("Latency per run (line: min to p90; box: median to mean)", desc, svgEl);
+}
+
+/** Latency of one or two models: each one's runs as a histogram where the result has them
+ * (``times_ms``), else min, median, mean and p90 as a range. */
+export function latencies(models) {
+  const real = models.length && models.every((m) => Array.isArray(m.times_ms) && m.times_ms.some(Number.isFinite));
+  return real ? histograms(models) : summaryRanges(models);
 }

@@ -1,0 +1,48 @@
+"""``benchmark``'s result: the summary statistics per model and the runs' own latencies
+(``times_ms``), which the web page draws as a histogram."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+from onnx import numpy_helper as nh
+from sepconv.converter import bench, benchmark, prepare_inputs
+
+SUMMARY = ["name", "median_ms", "p90_ms", "mean_ms", "min_ms", "throughput_per_s"]
+
+
+def _model(cout: int) -> onnx.ModelProto:
+    w = nh.from_array(np.random.default_rng(cout).standard_normal((cout, 4, 3, 3)).astype(np.float32), "W")
+    g = helper.make_graph([helper.make_node("Conv", ["x", "W"], ["y"], pads=[1, 1, 1, 1])], "g",
+                          [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4, 8, 8])],
+                          [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, cout, 8, 8])], [w])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("runs, count", [(7, 1), (8, 2)])  # an odd and an even number of runs
+def test_times_ms_are_the_runs(runs: int, count: int) -> None:
+    models = [_model(8), _model(8)][:count]
+    result = benchmark(models, prepare_inputs(models[0], {}, None), runs=runs, warmup=1, labels=["a", "b"][:count])
+    assert result["runs"] == runs and len(result["models"]) == count
+    for m in result["models"]:
+        assert list(m)[:len(SUMMARY)] == SUMMARY  # the summary keys as before, then the runs
+        times = m["times_ms"]
+        assert len(times) == runs and m["times_ms_subsampled"] is False
+        assert all(isinstance(t, float) and t > 0 for t in times)
+        assert float(np.median(times)) == pytest.approx(m["median_ms"], rel=1e-3)  # 4 significant digits
+        assert min(times) == pytest.approx(m["min_ms"], rel=1e-3)
+        assert float(np.mean(times)) == pytest.approx(m["mean_ms"], rel=1e-3)
+
+
+def test_many_runs_keep_an_evenly_spaced_subset(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = 5 * bench.MAX_TIMES + 3
+    seconds = [1e-3 + i * 1e-9 for i in range(runs)]  # rising, so run order shows in the values
+    monkeypatch.setattr(bench, "interleave", lambda sessions, feed, runs, warmup: [seconds])
+    model = _model(4)
+    m = benchmark([model], prepare_inputs(model, {}, None), runs=runs)["models"][0]
+    times = m["times_ms"]
+    assert len(times) == bench.MAX_TIMES and m["times_ms_subsampled"] is True
+    assert times == sorted(times) and times[0] == 1.0 and times[-1] == pytest.approx(seconds[-1] * 1e3, rel=1e-3)
+    assert m["median_ms"] == pytest.approx(float(np.median(seconds)) * 1e3)  # the statistics are of every run
