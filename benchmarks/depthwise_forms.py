@@ -57,6 +57,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     so = ort.SessionOptions()
     so.intra_op_num_threads = args.threads
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see converter/timing.py
     print(f"median time / original's, ONNX Runtime {ort.__version__}, {args.threads} thread(s)")
     for c, h, k, m, o in [(64, 56, 3, 2, 64), (64, 56, 3, 4, 64), (128, 28, 3, 2, 128), (256, 14, 3, 3, 256),
                           (32, 56, 5, 2, 64)]:

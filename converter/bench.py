@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from .data import InputSet
-from .runtime import ModelSource, session
-from .timing import interleave
+from .runtime import ModelSource
+from .timing import interleave, timing_session
 from .verify import verify
 
 MAX_TIMES = 2000  # per-run latencies kept per model; more runs keep an evenly spaced subset
@@ -21,7 +21,7 @@ def benchmark(models: list[ModelSource], inputs: InputSet, runs: int = 50, warmu
         raise ValueError("benchmark takes one or two models")
     feed = next(inputs.batches())
     batch = len(next(iter(feed.values())))
-    times = interleave([session(m, threads) for m in models], feed, runs, warmup)
+    times = interleave([timing_session(m, threads) for m in models], feed, runs, warmup)
     names = labels or [f"model{i}" for i in range(len(models))]
     result: dict = {
         "runs": runs, "warmup": warmup, "threads": threads, "batch_size": batch,

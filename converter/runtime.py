@@ -15,9 +15,13 @@ ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
 
 
 def session(source: ModelSource, threads: int | None = None,
-            optimization: str = "all") -> ort.InferenceSession:
-    """A CPU session for a model given as a path, serialized bytes or a ModelProto."""
+            optimization: str = "all", spinning: bool = True) -> ort.InferenceSession:
+    """A CPU session for a model given as a path, serialized bytes or a ModelProto. ``spinning``:
+    whether idle intra-op threads spin waiting for work (ONNX Runtime's default); sessions timed
+    against each other turn it off (see :mod:`.timing`)."""
     so = ort.SessionOptions()
+    if not spinning:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.log_severity_level = 4  # failures reach the user as one-line errors, not ORT's log
     so.graph_optimization_level = {
         "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,

@@ -1,5 +1,12 @@
 """Latency in ONNX Runtime, measured interleaved: run A, run B, run A, ... on the same feed,
-so machine noise hits every model alike. ``sepconv bench`` and auto mode both time this way."""
+so machine noise hits every model alike. ``sepconv bench`` and auto mode both time this way.
+
+The sessions timed against each other do not spin. ONNX Runtime's intra-op threads spin for a
+while after each run; with two sessions in one process, the idle one's spinning threads take
+cores from the one being timed. On a 2-core machine, two copies of one model at 2 threads timed
+interleaved read 0.70 and 0.43 ms with spinning on, 0.44 and 0.44 ms with it off
+(``python benchmarks/timing_bias.py``): the bias alone looked like a 1.6x speedup.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,11 @@ import numpy as np
 import onnxruntime as ort
 
 from .runtime import ModelSource, run, session
+
+
+def timing_session(model: ModelSource, threads: int | None) -> ort.InferenceSession:
+    """A session to time against others: no spinning, so it does not slow the others down."""
+    return session(model, threads, spinning=False)
 
 
 def interleave(sessions: list[ort.InferenceSession], feed: dict, runs: int, warmup: int = 1) -> list[list[float]]:
@@ -29,7 +41,7 @@ def median_ms(models: list[ModelSource], feed: dict, threads: int | None, second
               min_runs: int, max_runs: int) -> list[float]:
     """Median milliseconds of each model, interleaved, with as many runs as fit ``seconds``
     (sized by one timed run of each, within ``[min_runs, max_runs]``)."""
-    sessions = [session(m, threads) for m in models]
+    sessions = [timing_session(m, threads) for m in models]
     first = [t[0] for t in interleave(sessions, feed, runs=1)]  # also the warm-up
     runs = int(np.clip(seconds / max(sum(first), 1e-6), min_runs, max_runs))
     return [float(np.median(t)) * 1e3 for t in interleave(sessions, feed, runs, warmup=0)]

@@ -46,3 +46,27 @@ def test_many_runs_keep_an_evenly_spaced_subset(monkeypatch: pytest.MonkeyPatch)
     assert len(times) == bench.MAX_TIMES and m["times_ms_subsampled"] is True
     assert times == sorted(times) and times[0] == 1.0 and times[-1] == pytest.approx(seconds[-1] * 1e3, rel=1e-3)
     assert m["median_ms"] == pytest.approx(float(np.median(seconds)) * 1e3)  # the statistics are of every run
+
+
+def test_timed_sessions_do_not_spin(monkeypatch) -> None:
+    """Sessions timed against each other turn ONNX Runtime's thread spinning off: an idle session's
+    spinning threads would take cores from the one being timed (benchmarks/timing_bias.py measured
+    identical models 1.6x apart with it on). Checked on the sessions ``benchmark`` and ``median_ms`` open."""
+    from sepconv.converter import timing
+
+    opened = []
+    real = timing.timing_session
+
+    def spy(model, threads):
+        s = real(model, threads)
+        opened.append(s)
+        return s
+
+    monkeypatch.setattr(timing, "timing_session", spy)
+    monkeypatch.setattr(bench, "timing_session", spy)
+    model = _model(8)
+    benchmark([model, model], prepare_inputs(model, {}, None), runs=3, warmup=1, threads=2)
+    timing.median_ms([model.SerializeToString()], next(prepare_inputs(model, {}, None).batches()), 2, 0.01, 2, 3)
+    assert len(opened) == 3
+    for s in opened:
+        assert s.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"

@@ -29,7 +29,7 @@ from ..timing import median_ms
 from .candidates import emit
 from .epilogue import Epilogue
 
-CACHE_FILE = "latency-v1.json"
+CACHE_FILE = "latency-v2.json"  # v1: timed with spinning sessions, biased
 #: Seconds of timing spent on one pair (original + candidate), before the run-count limits.
 PAIR_SECONDS = 0.25
 MIN_RUNS, MAX_RUNS = 5, 40
