@@ -36,8 +36,8 @@ def test_auto_mode_reports_its_phases(tmp_path: Path, monkeypatch) -> None:
     seen = _heard(ConvertOptions(method="auto", max_error=None, max_accuracy_drop=1.0, max_samples=96), tmp_path,
                   data=DATA)
     stages = list(dict.fromkeys(s for s, _ in seen))
-    assert stages == ["loading", "fitting candidates", "timing candidates", "searching", "checking", "saving",
-                      "verifying", "done"]
+    assert stages == ["loading", "fitting candidates", "timing candidates", "timing in the model", "searching",
+                      "checking", "saving", "verifying", "done"]
     assert sum(s == "fitting candidates" for s, _ in seen) == 4  # one per eligible layer (the stem is not)
 
 

@@ -44,13 +44,23 @@ class LayerPlan:
     cands: list[Candidate] = field(default_factory=list)
     orig_ms: float = 0.0
     sensitivity: float = 1.0
+    context: float = 1.0  # the saving in the whole model over the saving alone (see .context)
+    context_saved_ms: float | None = None  # what the measured candidate saved in the whole model
 
-    def saved_ms(self, c: Candidate) -> float:
+    def saved_alone_ms(self, c: Candidate) -> float:
+        """Milliseconds the candidate saves timed alone, as a one-layer model."""
         assert c.ms is not None and c.orig_ms
         return self.orig_ms * (1.0 - c.ms / c.orig_ms)
 
+    def saved_ms(self, c: Candidate) -> float:
+        """Milliseconds it saves in the whole model: the saving alone, scaled by the context factor."""
+        return self.context * self.saved_alone_ms(c)
+
     def options(self) -> list[Candidate]:
-        return [c for c in self.cands if c.ms is not None and self.saved_ms(c) > MIN_SAVING * self.orig_ms]
+        """The candidates that save time: enough of it alone, and the layer's rewrite saves some in the model."""
+        if self.context <= 0:
+            return []
+        return [c for c in self.cands if c.ms is not None and self.saved_alone_ms(c) > MIN_SAVING * self.orig_ms]
 
 
 @dataclass

@@ -31,12 +31,14 @@ from ..timing import median_ms
 from . import activations, fitting, section
 from .allocate import Evaluator, LayerPlan, build_model, greedy_path
 from .calibration import calibrate
+from .context import measure_context
 from .latency import LatencyCache, resolved_threads
 from .search import Budget, PathModels, measure_sensitivities, refit_gap, search, trade_off_curve
 from .split import RANDOM_SAMPLES, head, split
 
 #: Auto mode's phases and their shares of its progress.
-AUTO_SHARES = {"fitting candidates": 4, "timing candidates": 3, "searching": 4, "checking": 1}
+AUTO_SHARES = {"fitting candidates": 4, "timing candidates": 3, "timing in the model": 2, "searching": 4,
+               "checking": 1}
 #: Seconds spent timing the whole models, interleaved (before the search; at the check).
 BEFORE_SECONDS, WHOLE_SECONDS = 1.0, 3.0
 WEAK_GUARANTEE = ("no data given: the budget was checked on seeded random inputs, which say little about the "
@@ -107,9 +109,12 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     before = median_ms([orig_bytes], feed, threads, BEFORE_SECONDS, min_runs=5, max_runs=50)[0]
     t = _lap(timings, "latency_s", t)
 
+    measure_context(model, layers, plans, orig_bytes, feed, threads, partial(phases.step, "timing in the model"))
+    t = _lap(timings, "context_s", t)
+
     measure_sensitivities(model, layers, plans, Evaluator(orig_bytes, head(parts.fit, 8, batch), threads))
     path = greedy_path(plans)
-    curve = trade_off_curve(path, plans, before)
+    curve = trade_off_curve(path, before)
     models = PathModels(model, layers, plans, path, positions, parts.fit, threads, refit_passes)
     gap = refit_gap(model, orig_bytes, layers, plans, path, parts.fit, threads, refit_passes, options.seed)
     found = search(models, curve, Evaluator(orig_bytes, parts.fit, threads, metric),

@@ -71,11 +71,10 @@ def measure_sensitivities(model: onnx.ModelProto, layers: list[ConvLayer], plans
             plan.sensitivity = float(np.clip(err / max(c.error, 1e-9), 1e-3, 1e3))
 
 
-def trade_off_curve(path: list[Step], plans: list[LayerPlan], whole_before_ms: float) -> list[dict]:
+def trade_off_curve(path: list[Step], whole_before_ms: float) -> list[dict]:
     """The predicted latency ratio and estimated error after each step of the path."""
-    # one-layer models time each layer alone, with overheads the whole model shares: where their
-    # sum exceeds the whole model's time, predict against that sum (a ratio, never below 0)
-    denom = max(whole_before_ms, sum(p.orig_ms or 0.0 for p in plans))
+    # the steps' savings are in the whole model's milliseconds (scaled by each layer's context factor)
+    denom = whole_before_ms
     curve = []
     saved = est = 0.0
     for k, step in enumerate(path, start=1):

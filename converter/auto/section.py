@@ -48,6 +48,7 @@ def layer_decisions(plans: list[LayerPlan], choice: dict[int, Candidate]) -> lis
             "orig_ms": plan.orig_ms,
             "ms": plan.orig_ms * (c.ms / c.orig_ms) if c is not None and c.ms and c.orig_ms else plan.orig_ms,
             "saved_ms": plan.saved_ms(c) if c is not None else 0.0,
+            "context_factor": plan.context, "context_saved_ms": plan.context_saved_ms,
             "layer_error": c.error if c is not None else 0.0, "sensitivity": plan.sensitivity,
             "error_contribution": plan.sensitivity * c.error if c is not None else 0.0,
             "candidates": [{"candidate": o.variant, "macs_ratio": o.macs / (plan.layer.macs or 1),

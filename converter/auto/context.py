@@ -1,0 +1,43 @@
+"""Each layer's saving measured in its model, not only alone.
+
+A one-layer model times a candidate against its Conv with nothing around it: the layers it
+shares memory, caches and threads with in the whole model are missing, and so are the session's
+fixed costs, which a tiny layer's time is mostly made of. On the wide sample, one layer's
+candidates saved twice as much alone as in the model, another's a third less. So for each layer,
+the whole model with only that layer's largest-saving candidate rewritten is timed against the
+original, interleaved; the ratio of that saving to the one-layer model's is the layer's context
+factor, and all its candidates' savings are scaled by it. A layer whose rewrite saves nothing in
+its model (factor 0) is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import onnx
+
+from ..layers import ConvLayer
+from ..timing import median_ms
+from .allocate import LayerPlan, build_model
+
+#: Seconds of interleaved whole-model timing per layer; and the factor's bounds.
+LAYER_SECONDS = 0.4
+FACTOR_RANGE = (0.0, 2.0)
+
+
+def measure_context(model: onnx.ModelProto, layers: list[ConvLayer], plans: list[LayerPlan], original: bytes,
+                    feed: dict, threads: int | None, layer_done: Callable[[int, int], None] | None = None,
+                    timer: Callable[..., list[float]] = median_ms) -> None:
+    """Set each plan's ``context`` factor (plans without a time-saving candidate keep 1.0)."""
+    for done, plan in enumerate(plans, start=1):
+        opts = plan.options()
+        if opts:
+            c = max(opts, key=plan.saved_alone_ms)
+            alone = plan.saved_alone_ms(c)
+            converted = build_model(model, layers, {plan.index: c}).SerializeToString()
+            before, after = timer([original, converted], feed, threads, LAYER_SECONDS, min_runs=5, max_runs=300)
+            plan.context_saved_ms = before - after
+            plan.context = float(np.clip((before - after) / alone, *FACTOR_RANGE)) if alone > 0 else 0.0
+        if layer_done is not None:
+            layer_done(done, len(plans))
