@@ -117,21 +117,23 @@ def test_original_comes_back_when_no_candidate_saves_time(tmp_path, monkeypatch)
     _assert_original_back(r, src, out)
 
 
-def test_original_comes_back_when_the_whole_model_is_not_faster(lowrank, tmp_path, monkeypatch):
-    """The last guard: a converted model that does not measure faster end to end is not handed out,
-    however good the per-layer predictions were (the whole-model timing is made to say so)."""
+@pytest.mark.parametrize("factor", [2.0, 0.99])  # slower; faster by less than the 3% a rewrite must save
+def test_original_comes_back_when_the_whole_model_is_not_faster(lowrank, tmp_path, monkeypatch, factor):
+    """The last guard: a converted model that does not measure faster end to end by a margin over
+    timing noise is not handed out, however good the per-layer predictions were (the whole-model
+    timing is made to say so)."""
     real = pipeline.median_ms
 
     def converted_slower(models, *args, **kw):
         times = real(models, *args, **kw)
-        return times if len(times) == 1 else [times[0], 2.0 * times[0]]
+        return times if len(times) == 1 else [times[0], factor * times[0]]
 
     monkeypatch.setattr(pipeline, "median_ms", converted_slower)
     src, out = lowrank / "m.onnx", tmp_path / "o.onnx"
     r = convert_file(src, out, _options(max_error=0.02), data=lowrank / "d.npz")
     a = r["auto"]
-    assert not a["accepted"] and "not faster end to end" in a["reason"]
-    assert a["latency"]["after_ms"] == 2.0 * a["latency"]["before_ms"]
+    assert not a["accepted"] and "not measurably faster end to end" in a["reason"] and "3%" in a["reason"]
+    assert a["latency"]["after_ms"] == factor * a["latency"]["before_ms"]
     assert out.read_bytes() == src.read_bytes()
     assert all(row["status"] == "skipped" for row in r["layers"])
 
