@@ -66,7 +66,7 @@ def _converted_from(client, model_id: str) -> list[dict]:
 
 
 def _long_benchmark(client, seed: int) -> str:
-    mid = upload(client, "/v1/models", conv_model(cin=32, cout=64, hw=128, seed=seed), f"long{seed}.onnx").json()["id"]
+    mid = upload(client, "/v1/models", conv_model(cin=32, cout=64, hw=256, seed=seed), f"long{seed}.onnx").json()["id"]
     r = client.post("/v1/benchmarks", json={"model_ids": [mid], "runs": 10_000})
     assert r.status_code == 202, r.text
     return r.json()["id"]

@@ -46,7 +46,7 @@ def test_limits_queue_conflict_cancel(server):
         assert big.status_code == 413 and big.json()["error"] == "too_large", big.text
         raw = c.post("/v1/models", content=b"\0" * 400_000, headers={"content-type": "application/octet-stream"})
         assert raw.status_code == 413
-        mid = upload(c, "/v1/models", conv_model(cin=16, cout=32, hw=48, seed=11), "slow.onnx").json()["id"]
+        mid = upload(c, "/v1/models", conv_model(cin=16, cout=32, hw=256, seed=11), "slow.onnx").json()["id"]
         running = c.post("/v1/benchmarks", json={"model_ids": [mid], "runs": 10000}).json()["id"]
         deadline = time.monotonic() + 30
         while c.get(f"/v1/jobs/{running}").json()["state"] != "running" and time.monotonic() < deadline:

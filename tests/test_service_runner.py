@@ -75,7 +75,7 @@ def test_workers_die_with_the_server(tmp_path):
     children: list[psutil.Process] = []
     try:
         with srv.client() as c:
-            mid = upload(c, "/v1/models", conv_model(cin=32, cout=64, hw=64, seed=31), "long.onnx").json()["id"]
+            mid = upload(c, "/v1/models", conv_model(cin=32, cout=64, hw=256, seed=31), "long.onnx").json()["id"]
             job = c.post("/v1/benchmarks", json={"model_ids": [mid], "runs": 10000}).json()["id"]
             deadline = time.monotonic() + 30
             while c.get(f"/v1/jobs/{job}").json()["state"] != "running" and time.monotonic() < deadline:

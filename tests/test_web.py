@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from service_fixtures import REPO, Server, npz_bytes, upload, wait_job
+from service_fixtures import REPO, Server, conv_model, npz_bytes, upload, wait_job
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need Playwright (the 'test' extra)")
 
@@ -287,8 +287,9 @@ def test_compare_and_jobs(tab, server):
     rows.first.get_by_role("link").first.click()
     page.locator("#bench-result").wait_for()
 
-    with server.client() as client:  # long enough to be cancelled from its page
-        slow = client.post("/v1/benchmarks", json={"model_ids": [original], "runs": 10_000}).json()
+    with server.client() as client:  # long enough to be cancelled from its page (about 10 ms a run, 10,000 runs)
+        heavy = upload(client, "/v1/models", conv_model(cin=32, cout=64, hw=256, seed=7), "heavy.onnx").json()["id"]
+        slow = client.post("/v1/benchmarks", json={"model_ids": [heavy], "runs": 10_000}).json()
     page.goto(f"/#/jobs/{slow['id']}")
     page.get_by_role("button", name="Cancel job").click()
     page.get_by_role("heading", name="Cancelled").wait_for()
