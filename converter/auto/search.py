@@ -29,6 +29,10 @@ FIT_MARGIN = 0.8
 #: With an estimated gap g (held-out error over fit error), the fitting data is held to
 #: GAP_SAFETY / g of the budget, within [MIN_MARGIN, MAX_MARGIN].
 GAP_SAFETY, MIN_MARGIN, MAX_MARGIN = 0.95, 0.5, 0.95
+#: A step that alone takes the fitting data JUMP times past the budget, raising the output error
+#: SURPRISE times more than estimated, is dropped with the rest of its layer's steps (at most
+#: MAX_DROPS layers), instead of ending the search there.
+JUMP, SURPRISE, MAX_DROPS = 2.0, 10.0, 3
 
 
 @dataclass
@@ -100,6 +104,10 @@ class PathModels:
         self.targets = targets if targets is not None else {p.index: p.y for p in plans}
         self._last: tuple[int, dict[int, Candidate], onnx.ModelProto] | None = None
 
+    def retrace(self, path: list[Step]) -> None:
+        """Follow another path from now on (its built models are not this one's)."""
+        self.path, self._last = path, None
+
     def at(self, k: int) -> tuple[dict[int, Candidate], onnx.ModelProto]:
         if self._last is None or self._last[0] != k:
             choice = choice_at(self.path, k)
@@ -127,6 +135,8 @@ class SearchResult:
     tries: list[dict]  # the held-out checks, in order
     fit_margin: float  # the share of the budget the fitting data was held to
     gap: float | None  # the estimated held-out over fit error ratio, where estimated
+    curve: list[dict]  # the explored trade-off along the final path
+    dropped: list[dict]  # steps whose layer left the path: each broke the budget alone
 
 
 class Search:
@@ -134,9 +144,12 @@ class Search:
     margin costs only the steps it has not scored."""
 
     def __init__(self, models: PathModels, curve: list[dict], fit_eval: Evaluator, held_eval: Evaluator,
-                 budget: Budget, evaluated: Callable[[int, int], None] | None = None) -> None:
+                 budget: Budget, evaluated: Callable[[int, int], None] | None = None,
+                 retrace: Callable[[list[Step]], list[dict]] | None = None) -> None:
+        """``retrace(path)``: the trade-off curve of another path (None: no step is ever dropped)."""
         self.models, self.curve, self.fit_eval, self.held_eval, self.budget = models, curve, fit_eval, held_eval, budget
-        self.evaluated = evaluated
+        self.evaluated, self.retrace = evaluated, retrace
+        self.dropped: list[dict] = []
         self.expected, self.done = 2 * max(1, len(curve)).bit_length() + 4, 0
         self.fit_scores: dict[int, dict] = {}
 
@@ -157,6 +170,33 @@ class Search:
     def longest_on_fit(self, margin: float) -> int:
         """The longest prefix within ``margin`` x the budget on the fitting data (binary search)."""
         return largest_passing(len(self.curve), lambda k: self.budget.met(self.fit_score(k), margin))
+
+    def drop_jumps(self, k: int, margin: float) -> int:
+        """Past the longest passing prefix k: if step k+1 alone breaks the budget JUMP times over and
+        far beyond its estimate, the budget has not run out; that layer's linear sensitivity failed
+        (a large layer error the model does not absorb, where small ones vanished). Its layer leaves
+        the rest of the path and the search goes on from k, at most MAX_DROPS times."""
+        while self.retrace is not None and len(self.dropped) < MAX_DROPS and k < len(self.models.path):
+            after = self.fit_score(k + 1)
+            if self.budget.met(after, JUMP) or not self._surprise(k, after):
+                break
+            bad = self.models.path[k]
+            self.dropped.append({"step": k + 1, "layer": bad.plan.layer.name, "candidate": bad.cand.variant,
+                                 "fit_error": after["max_error"]})
+            path = self.models.path[:k] + [st for st in self.models.path[k:] if st.plan is not bad.plan]
+            self.models.retrace(path)
+            kept = self.curve[:k]
+            self.curve = self.retrace(path)
+            self.curve[:k] = kept
+            self.fit_scores = {j: sc for j, sc in self.fit_scores.items() if j <= k}
+            k += largest_passing(len(path) - k, lambda d, base=k: self.budget.met(self.fit_score(base + d), margin))
+        return k
+
+    def _surprise(self, k: int, after: dict) -> bool:
+        """Step k+1 raised the output error SURPRISE times more than the path's estimate said it would."""
+        rose = after["max_error"] - (self.fit_score(k)["max_error"] if k else 0.0)
+        estimated = self.curve[k]["estimated_error"] - (self.curve[k - 1]["estimated_error"] if k else 0.0)
+        return rose > SURPRISE * max(estimated, 1e-12)
 
     def held_out(self, k: int, tries: list[dict]) -> tuple[int, dict | None]:
         """Step k if the held-out data meets the budget there; else the longest passing step below
@@ -183,17 +223,20 @@ class Search:
             ratio = gap(k)
             margin = float(np.clip(GAP_SAFETY / ratio, MIN_MARGIN, MAX_MARGIN))
             k = self.longest_on_fit(margin)
+        k = self.drop_jumps(k, margin)
         tries: list[dict] = []
         step, held = self.held_out(k, tries) if k else (0, None)
-        return SearchResult(step, held, tries, margin, ratio)
+        return SearchResult(step, held, tries, margin, ratio, self.curve, self.dropped)
 
 
 def search(models: PathModels, curve: list[dict], fit_eval: Evaluator, held_eval: Evaluator, budget: Budget,
            evaluated: Callable[[int, int], None] | None = None,
-           gap: Callable[[int], float] | None = None) -> SearchResult:
-    """The longest prefix meeting the budget on the fitting data, aimed by the estimated gap, backed
-    off by bisection until the held-out data meets it too. Fills the curve's fit errors."""
-    return Search(models, curve, fit_eval, held_eval, budget, evaluated).run(gap)
+           gap: Callable[[int], float] | None = None,
+           retrace: Callable[[list[Step]], list[dict]] | None = None) -> SearchResult:
+    """The longest prefix meeting the budget on the fitting data, aimed by the estimated gap, past
+    single steps that break it alone, backed off by bisection until the held-out data meets it too.
+    Fills the curve's fit errors; the result holds the final path's curve."""
+    return Search(models, curve, fit_eval, held_eval, budget, evaluated, retrace).run(gap)
 
 
 def refit_gap(model: onnx.ModelProto, original: bytes, layers: list[ConvLayer], plans: list[LayerPlan],
