@@ -28,39 +28,36 @@ from celery import Celery
 log = logging.getLogger("sepconv.service.jobs")
 
 
-def broker_run_id(client) -> str | None:
-    """The Redis server's run id: a new one each time the server starts (None: not reported)."""
-    run_id = client.info("server").get("run_id")
-    return str(run_id) if run_id else None
-
-
-def broker_clock(client) -> tuple[float, int]:
-    """The server's time now and its uptime in whole seconds, on the server's clock."""
+def broker_started(client) -> tuple[str | None, float]:
+    """The Redis server's run id (a new one each time it starts; None: not reported) and the latest
+    moment it can have started, on its own clock (its uptime is in whole seconds)."""
+    info = client.info("server")
     seconds, micros = client.time()
-    return seconds + micros / 1e6, int(client.info("server")["uptime_in_seconds"])
+    run_id = info.get("run_id")
+    return (str(run_id) if run_id else None), seconds + micros / 1e6 - int(info.get("uptime_in_seconds", 0)) + 1
 
 
-def _job_id(raw: bytes | str | None) -> str | None:
-    """The task id inside one ``unacked`` entry (``[message, exchange, routing_key]``)."""
-    if raw is None:
-        return None
+def _task_id(message: object) -> str | None:
+    """The task id of one kombu message (a JSON dict with its headers), or None."""
     try:
-        return json.loads(raw)[0]["headers"]["id"]
-    except (ValueError, LookupError, TypeError):
+        return message["headers"]["id"]  # type: ignore[index]
+    except (LookupError, TypeError):
+        return None
+
+
+def _loads(raw: bytes | str | None) -> object:
+    try:
+        return json.loads(raw) if raw is not None else None
+    except ValueError:
         return None
 
 
 def _queued_ids(channel, queues: Iterable[str]) -> set[str]:
     """The task ids of the messages waiting in these queues (each priority's list of each)."""
-    ids: set[str] = set()
-    for queue in queues:
-        for key in {channel._q_for_pri(queue, pri) for pri in channel.priority_steps}:
-            for raw in channel.client.lrange(key, 0, -1):
-                try:
-                    ids.add(json.loads(raw)["headers"]["id"])
-                except (ValueError, LookupError, TypeError):
-                    continue
-    return ids
+    ids = {_task_id(_loads(raw)) for queue in queues
+           for key in {channel._q_for_pri(queue, pri) for pri in channel.priority_steps}
+           for raw in channel.client.lrange(key, 0, -1)}
+    return ids - {None}
 
 
 def rescue(app: Celery, waiting: set[str], taken_before: float, queues: Iterable[str]) -> tuple[set[str], set[str]]:
@@ -76,7 +73,8 @@ def rescue(app: Celery, waiting: set[str], taken_before: float, queues: Iterable
         channel = conn.default_channel
         qos, client = channel.qos, channel.client
         for tag, taken_at in client.zrange(qos.unacked_index_key, 0, -1, withscores=True):
-            job_id = _job_id(client.hget(qos.unacked_key, tag))
+            entry = _loads(client.hget(qos.unacked_key, tag))  # [message, exchange, routing_key]
+            job_id = _task_id(entry[0]) if isinstance(entry, list) and entry else None
             if job_id not in waiting:
                 continue
             if taken_at < taken_before:

@@ -26,7 +26,7 @@ from typing import Any
 
 import redis
 
-from .broker_rescue import broker_clock, broker_run_id, rescue
+from .broker_rescue import broker_started, rescue
 from .celery_app import CANCEL_KEY, JOB_TASK, KEEP_S, QUEUES, SENT_KEY, make_celery
 from .job_queue import RunnerUnavailable
 from .worker_pool import ProcessRunner, ProgressHook, StartHook, TaskError
@@ -66,7 +66,7 @@ class CeleryRunner:
         self.problem: str | None = None  # why the broker cannot be used right now
         self._broker_run: str | None = None  # the Redis server's run id when last looked at
         self._resumed = False  # jobs were resumed after our own restart: look for stranded ones once
-        self._idle_look = 0.0
+        self._next_look = 0.0
         self._thread = threading.Thread(target=self._loop, name="sepconv-celery-supervisor", daemon=True)
         self._thread.start()
 
@@ -175,10 +175,7 @@ class CeleryRunner:
         with self._lock:
             followed = list(self._jobs.values())
         if not followed:
-            if time.monotonic() >= self._idle_look:  # keep up with restarts while idle, cheaply
-                self._idle_look = time.monotonic() + 1.0
-                if not self._resumed:
-                    self._broker_run = broker_run_id(self._redis)
+            self._after_restart(None)  # keep up with restarts while idle
             return
         for t in followed:
             if not t.sent:
@@ -190,7 +187,7 @@ class CeleryRunner:
                 self._apply(t, self._backend.decode(value))
         self._after_restart({t.job_id: t for t, value in zip(followed, values) if value is None and t.sent})
 
-    def _after_restart(self, waiting: dict[str, _Tracked]) -> None:
+    def _after_restart(self, waiting: dict[str, _Tracked] | None) -> None:
         """When the broker is new to us (it restarted), or we resumed jobs after our own restart,
         return the jobs it stranded: messages workers took before the server started.
 
@@ -199,18 +196,24 @@ class CeleryRunner:
         changes nothing. Servers that do not report a run id (some Redis-compatible services) are
         not watched; their stranded jobs wait for the visibility timeout, as before.
         """
-        run_id = broker_run_id(self._redis)
+        if time.monotonic() < self._next_look:  # once a second, not on every poll
+            return
+        self._next_look = time.monotonic() + 1.0
+        run_id, started = broker_started(self._redis)
         if run_id is None or (run_id == self._broker_run and not self._resumed):
             return
         if waiting:
             try:
-                now, uptime = broker_clock(self._redis)
-                _, lost = rescue(self._app, set(waiting), now - uptime + 1, set(QUEUES.values()))
+                _, lost = rescue(self._app, set(waiting), started, set(QUEUES.values()))
                 for job_id in lost:
                     self._publish(waiting[job_id])
-            except Exception as exc:  # the broker went away mid-rescue: try again at the next step
+            except Exception as exc:  # the broker went away mid-rescue: try again at the next look
                 log.warning("returning stranded jobs to the queue failed (%s); trying again", exc)
                 return
+        if waiting is None:  # idle: note the server, unless resumed jobs are yet to be looked at
+            if not self._resumed:
+                self._broker_run = run_id
+            return
         self._broker_run, self._resumed = run_id, False  # only once the rescue went through
 
     def _apply(self, t: _Tracked, meta: dict) -> None:
