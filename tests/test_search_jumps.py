@@ -43,10 +43,10 @@ class Errors:
                 "nonfinite": False}
 
 
-def _run(retrace, steps: list[tuple[str, float]] = STEPS, estimated: bool = False):
+def _run(curve_of, steps: list[tuple[str, float]] = STEPS, estimated: bool = False):
     path = _path(steps, estimated)
     models = Models(path)
-    found = search(models, trade_off_curve(path, 10.0), Errors(), Errors(), Budget(0.02, None), retrace=retrace)
+    found = search(models, trade_off_curve(path, 10.0), Errors(), Errors(), Budget(0.02, None), curve_of=curve_of)
     return found, models
 
 
@@ -60,7 +60,7 @@ def test_a_step_that_breaks_the_budget_alone_is_dropped_with_its_layer():
     assert len(found.curve) == len(STEPS) - 1 and found.curve[found.step - 1]["candidate"] == "b8"
 
 
-def test_without_retrace_the_search_stops_at_the_jump():
+def test_without_a_curve_the_search_stops_at_the_jump():
     found, models = _run(None)
     assert found.dropped == [] and found.step == 4 and len(models.path) == len(STEPS)
 

@@ -122,7 +122,7 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     gap = refit_gap(model, orig_bytes, layers, plans, path, parts.fit, threads, refit_passes, options.seed)
     found = search(models, curve, Evaluator(orig_bytes, parts.fit, threads, metric),
                    Evaluator(orig_bytes, parts.held, threads, metric), budget, partial(phases.step, "searching"), gap,
-                   retrace=partial(trade_off_curve, whole_before_ms=before))
+                   curve_of=partial(trade_off_curve, whole_before_ms=before))
     curve = found.curve
     auto["backoff"] = found.tries
     auto["dropped_steps"] = found.dropped

@@ -145,10 +145,10 @@ class Search:
 
     def __init__(self, models: PathModels, curve: list[dict], fit_eval: Evaluator, held_eval: Evaluator,
                  budget: Budget, evaluated: Callable[[int, int], None] | None = None,
-                 retrace: Callable[[list[Step]], list[dict]] | None = None) -> None:
-        """``retrace(path)``: the trade-off curve of another path (None: no step is ever dropped)."""
+                 curve_of: Callable[[list[Step]], list[dict]] | None = None) -> None:
+        """``curve_of(path)``: the trade-off curve of another path (None: no step is ever dropped)."""
         self.models, self.curve, self.fit_eval, self.held_eval, self.budget = models, curve, fit_eval, held_eval, budget
-        self.evaluated, self.retrace = evaluated, retrace
+        self.evaluated, self.curve_of = evaluated, curve_of
         self.dropped: list[dict] = []
         self.expected, self.done = 2 * max(1, len(curve)).bit_length() + 4, 0
         self.fit_scores: dict[int, dict] = {}
@@ -167,16 +167,18 @@ class Search:
             self.fit_scores[k] = score
         return self.fit_scores[k]
 
-    def longest_on_fit(self, margin: float) -> int:
-        """The longest prefix within ``margin`` x the budget on the fitting data (binary search)."""
-        return largest_passing(len(self.curve), lambda k: self.budget.met(self.fit_score(k), margin))
+    def longest_on_fit(self, margin: float, start: int = 0) -> int:
+        """The longest prefix within ``margin`` x the budget on the fitting data (binary search),
+        given that the first ``start`` steps are."""
+        return start + largest_passing(len(self.curve) - start,
+                                       lambda d: self.budget.met(self.fit_score(start + d), margin))
 
     def drop_jumps(self, k: int, margin: float) -> int:
         """Past the longest passing prefix k: if step k+1 alone breaks the budget JUMP times over and
         far beyond its estimate, the budget has not run out; that layer's linear sensitivity failed
         (a large layer error the model does not absorb, where small ones vanished). Its layer leaves
         the rest of the path and the search goes on from k, at most MAX_DROPS times."""
-        while self.retrace is not None and len(self.dropped) < MAX_DROPS and k < len(self.models.path):
+        while self.curve_of is not None and len(self.dropped) < MAX_DROPS and k < len(self.models.path):
             after = self.fit_score(k + 1)
             if self.budget.met(after, JUMP) or not self._surprise(k, after):
                 break
@@ -186,10 +188,10 @@ class Search:
             path = self.models.path[:k] + [st for st in self.models.path[k:] if st.plan is not bad.plan]
             self.models.retrace(path)
             kept = self.curve[:k]
-            self.curve = self.retrace(path)
+            self.curve = self.curve_of(path)
             self.curve[:k] = kept
             self.fit_scores = {j: sc for j, sc in self.fit_scores.items() if j <= k}
-            k += largest_passing(len(path) - k, lambda d, base=k: self.budget.met(self.fit_score(base + d), margin))
+            k = self.longest_on_fit(margin, k)
         return k
 
     def _surprise(self, k: int, after: dict) -> bool:
@@ -232,11 +234,11 @@ class Search:
 def search(models: PathModels, curve: list[dict], fit_eval: Evaluator, held_eval: Evaluator, budget: Budget,
            evaluated: Callable[[int, int], None] | None = None,
            gap: Callable[[int], float] | None = None,
-           retrace: Callable[[list[Step]], list[dict]] | None = None) -> SearchResult:
+           curve_of: Callable[[list[Step]], list[dict]] | None = None) -> SearchResult:
     """The longest prefix meeting the budget on the fitting data, aimed by the estimated gap, past
     single steps that break it alone, backed off by bisection until the held-out data meets it too.
     Fills the curve's fit errors; the result holds the final path's curve."""
-    return Search(models, curve, fit_eval, held_eval, budget, evaluated, retrace).run(gap)
+    return Search(models, curve, fit_eval, held_eval, budget, evaluated, curve_of).run(gap)
 
 
 def refit_gap(model: onnx.ModelProto, original: bytes, layers: list[ConvLayer], plans: list[LayerPlan],
