@@ -80,15 +80,21 @@ class SqliteStore:
     def find_by_sha(self, table: str, sha256: str) -> dict | None:
         assert table in ("models", "datasets")
         row = self._exec(f"SELECT * FROM {table} WHERE sha256=?", (sha256,)).fetchone()
-        return None if row is None else (_model(row) if table == "models" else _dataset(row))
+        return None if row is None else _ARTIFACT_ROW[table](row)
+
+    def _get(self, table: str, artifact_id: str) -> dict | None:
+        row = self._exec(f"SELECT * FROM {table} WHERE id=?", (artifact_id,)).fetchone()
+        return _ARTIFACT_ROW[table](row) if row else None
+
+    def _list(self, table: str, limit: int, offset: int) -> list[dict]:
+        rows = self._exec(f"SELECT * FROM {table} ORDER BY created DESC, id LIMIT ? OFFSET ?", (limit, offset))
+        return [_ARTIFACT_ROW[table](r) for r in rows.fetchall()]
 
     def get_model(self, model_id: str) -> dict | None:
-        row = self._exec("SELECT * FROM models WHERE id=?", (model_id,)).fetchone()
-        return _model(row) if row else None
+        return self._get("models", model_id)
 
     def list_models(self, limit: int, offset: int) -> list[dict]:
-        rows = self._exec("SELECT * FROM models ORDER BY created DESC, id LIMIT ? OFFSET ?", (limit, offset))
-        return [_model(r) for r in rows.fetchall()]
+        return self._list("models", limit, offset)
 
     def add_dataset(self, sha256: str, name: str, size: int, arrays: list[dict]) -> tuple[dict, bool]:
         with self._lock:
@@ -98,12 +104,10 @@ class SqliteStore:
         return _dataset(row), cur.rowcount == 1
 
     def get_dataset(self, dataset_id: str) -> dict | None:
-        row = self._exec("SELECT * FROM datasets WHERE id=?", (dataset_id,)).fetchone()
-        return _dataset(row) if row else None
+        return self._get("datasets", dataset_id)
 
     def list_datasets(self, limit: int, offset: int) -> list[dict]:
-        rows = self._exec("SELECT * FROM datasets ORDER BY created DESC, id LIMIT ? OFFSET ?", (limit, offset))
-        return [_dataset(r) for r in rows.fetchall()]
+        return self._list("datasets", limit, offset)
 
     def delete_artifact(self, table: str, artifact_id: str) -> str | None:
         """Delete a model or dataset row unless an active job uses it; return its sha256.
@@ -233,3 +237,7 @@ def _job(row: sqlite3.Row) -> dict[str, Any]:
     for k in ("params", "refs", "progress", "result", "error"):
         d[k] = json.loads(d[k]) if d[k] is not None else None
     return d
+
+
+#: each artifact table's row as the API's dict
+_ARTIFACT_ROW = {"models": _model, "datasets": _dataset}
