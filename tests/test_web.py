@@ -153,8 +153,8 @@ def watch_progress(page, name: str, timeout: float = 90) -> list[float]:
     seen: list[float] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        state = page.locator("#job-state").inner_text()  # first: a bar read after a final state is final too
         value = float(bar.get_attribute("data-fraction") or 0)
-        state = page.locator("#job-state").inner_text()
         if not seen or seen[-1] != value:
             if 0 < value < 1 and not any(0 < f < 1 for f in seen):
                 shot(page, name)
