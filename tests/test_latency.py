@@ -57,3 +57,14 @@ def test_one_layer_models_carry_the_activation_and_compute_it(tail: str) -> None
     ops = [n.op_type for n in onnx.load_from_string(candidate_model(layer, cand, 1, 17, ep)).graph.node]
     assert ops[-len(ep.nodes):] == [n.op_type for n in ep.nodes] and ops.count("Conv") == 2
     assert shape_key(layer, 1, ep).endswith(f"then {ep.key}") and "then" not in shape_key(layer, 1)
+
+
+def test_one_layer_models_carry_the_oldest_ir_version_their_opset_allows() -> None:
+    """An ONNX Runtime older than the onnx package refuses a model stamped with onnx's newest IR
+    version ("Unsupported model IR version"): ORT 1.30 with onnx 1.23 failed every timing this way."""
+    mg, (layer,) = analyse(_model("relu"), {})
+    patches = np.random.default_rng(2).standard_normal((64, 16 * 9))
+    cand = next(c for c in candidates.build(layer, patches, candidates.outputs(layer, patches)) if c.kind == "spatial")
+    for opset, ir in ((11, 6), (17, 8)):
+        for built in (original_model(layer, 1, opset), candidate_model(layer, cand, 1, opset)):
+            assert onnx.load_from_string(built).ir_version == ir

@@ -106,7 +106,9 @@ def _one_layer_model(layer: ConvLayer, batch: int, nodes: list[onnx.NodeProto],
     y = helper.make_tensor_value_info(out, onnx.TensorProto.FLOAT, None)
     nodes = nodes + list(epilogue.nodes if epilogue is not None else ())
     g = helper.make_graph(nodes, "sepconv_latency", [x], [y], inits)
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]).SerializeToString()
+    ops = [helper.make_opsetid("", opset)]
+    # the oldest IR version the opset allows: an ONNX Runtime older than the onnx package still loads it
+    return helper.make_model(g, opset_imports=ops, ir_version=helper.find_min_ir_version_for(ops)).SerializeToString()
 
 
 def original_model(layer: ConvLayer, batch: int, opset: int, epilogue: Epilogue | None = None) -> bytes:
