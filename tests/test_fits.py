@@ -4,10 +4,11 @@ and a fit with few rows per unknown gets its ridge from held-out rows, and an ho
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 from sepconv.converter import analyse
 from sepconv.converter.auto import candidates
-from sepconv.converter.auto.refit import RIDGE, choose_ridge, fit, solve_last
+from sepconv.converter.auto.refit import RIDGE, RIDGE_GRID, choose_ridge, fit, solve_last
 
 
 def _layer(seed: int = 0):
@@ -63,5 +64,57 @@ def test_fit_flags_only_ill_posed_candidates():
     _, held = fit(c, many, candidates.outputs(layer, many))  # 4000 rows for 24 unknowns: trusted
     assert held is None and "ridge" not in c.extra
     _, held = fit(c, few, candidates.outputs(layer, few))  # 150 rows for 24 unknowns: checked on held rows
-    assert held is not None and c.extra["ridge"] in (1e-5, 1e-3, 1e-2, 1e-1, 1.0)
+    assert held is not None and c.extra["ridge"] in RIDGE_GRID
 
+
+
+def test_a_weak_fit_falls_back_on_the_weights_factor():
+    """96 features, 160 noisy rows, and a prior (the factor from the weights) that is nearly right:
+    the ridge pulls towards the prior, so the chosen fit holds out about as well as the prior itself,
+    where the same grid pulling towards zero (the old fit) is far worse on the held-out rows."""
+    rng = np.random.default_rng(5)
+    f = rng.standard_normal((160, 96))
+    true = rng.standard_normal((24, 96))
+    prior = true + 0.05 * rng.standard_normal(true.shape)
+    y = f @ true.T + 3.0 * rng.standard_normal((160, 24))
+    cut = 120
+    prior_held = np.linalg.norm(f[cut:] @ prior.T - y[cut:]) / np.linalg.norm(y[cut:] - y[cut:].mean(0))
+    _, towards_zero = choose_ridge(f, y)
+    ridge, held = choose_ridge(f, y, prior)
+    assert held <= prior_held * 1.05 and held < 0.8 * towards_zero, (held, prior_held, towards_zero)
+    last, bias = solve_last(f, y, float("inf"), prior)
+    assert np.array_equal(last, prior) and np.allclose(bias, y.mean(0) - prior @ f.mean(0))
+
+
+def _layer_1d(cout: int, cin: int, k: int, length: int, seed: int = 6):
+    """A ``k x 1`` Conv (CREPE-like): patches of cin * k values."""
+    w = numpy_helper.from_array(np.random.default_rng(seed).standard_normal((cout, cin, k, 1)).astype(np.float32), "W")
+    g = helper.make_graph([helper.make_node("Conv", ["x", "W"], ["y"], name="conv")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, length, 1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cout, length - k + 1, 1])], [w])
+    _, (layer,) = analyse(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), {})
+    return layer
+
+
+def test_weight_error_of_a_layer_with_huge_patches_is_estimated_in_bounded_memory():
+    """1024 channels x 64 taps = 65536 values per patch: the exact probe (an identity of 65536^2, 32 GiB)
+    is out of reach; the estimate lands within 5% of the channel pair's closed form ||(I - P P^T) W||."""
+    layer = _layer_1d(16, 1024, 64, 80)
+    x = np.random.default_rng(7).standard_normal((64, 1024 * 64))
+    w = layer.weight.astype(np.float64).reshape(16, -1)
+    cands = [c for c in candidates.build(layer, x, candidates.outputs(layer, x)) if c.kind == "channel"]
+    assert cands
+    for c in cands:
+        p = c.last  # the orthonormal basis, before any refit
+        want = np.linalg.norm(w - p @ (p.T @ w)) / np.linalg.norm(w)
+        assert candidates.weight_rel_error(c, layer.weight) == pytest.approx(want, rel=0.05)
+
+
+def test_weight_error_probed_exactly_and_estimated_agree(monkeypatch):
+    layer = _layer()
+    x = np.random.default_rng(8).standard_normal((400, 16 * 9))
+    for c in candidates.build(layer, x, candidates.outputs(layer, x)):
+        exact = candidates.weight_rel_error(c, layer.weight)
+        monkeypatch.setattr(candidates, "EXACT_WEIGHT_ERROR_UP_TO", 8)
+        assert candidates.weight_rel_error(c, layer.weight) == pytest.approx(exact, rel=0.1)
+        monkeypatch.undo()
