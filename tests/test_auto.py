@@ -201,8 +201,10 @@ def test_held_out_back_off_bisects_to_the_last_passing_step():
     """Fit errors are half the held-out ones (a gap of 2): the fit search finds step 12 at margin
     0.8 (0.6 <= 0.8 x 0.75); the estimated gap moves the aim to 0.95 / 2 of the budget, clipped
     to 0.5: step 7;
-    held-out step 7 passes (0.7 <= 0.75). Without the gap, step 12 fails held-out and bisection
-    lands on 7, the last step within the budget, in a few checks instead of a fixed back-off."""
+    held-out step 7 passes (0.7 <= 0.75), so the rest of the budget is looked for up to step 15 (the
+    whole budget on the fitting data), which fails held-out, and bisection finds nothing past 7.
+    Without the gap, step 12 fails held-out and bisection lands on 7, the last step within the
+    budget, in a few checks instead of a fixed back-off."""
     from sepconv.converter.auto.search import Budget, Search
 
     class Fit(_Steps):
@@ -212,7 +214,7 @@ def test_held_out_back_off_bisects_to_the_last_passing_step():
     curve = [{} for _ in range(40)]
     with_gap = Search(_Steps(), curve, Fit(), _Steps(), Budget(0.75, None)).run(gap=lambda k: 2.0)
     assert (with_gap.step, with_gap.fit_margin, with_gap.gap) == (7, 0.5, 2.0)
-    assert [t["step"] for t in with_gap.tries] == [7]
+    assert [t["step"] for t in with_gap.tries] == [7, 15, 11, 9, 8]
     plain = Search(_Steps(), curve, Fit(), _Steps(), Budget(0.75, None)).run()
     assert plain.step == 7 and plain.tries[0]["step"] == 12
     assert [t["step"] for t in plain.tries] == [12, 6, 9, 7, 8]

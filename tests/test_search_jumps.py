@@ -77,3 +77,30 @@ def test_a_big_step_that_was_foreseen_ends_the_search():
     be sensitive) is the budget running out: nothing is dropped."""
     found, models = _run(lambda p: trade_off_curve(p, 10.0), [("a", 0.001), ("b", 0.5), ("c", 0.001)], estimated=True)
     assert found.dropped == [] and found.step == 1 and len(models.path) == 3
+
+
+class Scaled(Errors):
+    """Held-out errors ``factor`` times the fitting data's."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+
+    def score(self, steps: tuple) -> dict:
+        score = super().score(steps)
+        return {**score, "max_error": score["max_error"] * self.factor}
+
+
+@pytest.mark.parametrize(("held_factor", "step"), [(1.0, 5), (0.5, 5), (1.1, 4), (3.0, 1)])
+def test_the_rest_of_the_budget_is_looked_for_where_the_held_out_data_allows(held_factor: float, step: int):
+    """Steps add 0.004, 0.004, 0.004, 0.004, 0.003, 0.011: the fitting data held to 0.8 x 0.02 stops at
+    step 4 (0.016); where the held-out data passes there, the search looks on to step 5 (0.019, the
+    whole budget on the fitting data) and keeps it if the held-out data meets the budget there too
+    (errors as on the fitting data, or half), else stays at 4 (held-out errors 1.1x); with held-out
+    errors 3x it backs off from step 4 by bisection and never looks past it."""
+    steps = [(name, err) for name, err in zip("abcdew", (0.004, 0.004, 0.004, 0.004, 0.003, 0.011))]
+    path = _path(steps, estimated=True)
+    models = Models(path)
+    found = search(models, trade_off_curve(path, 10.0), Errors(), Scaled(held_factor), Budget(0.02, None))
+    assert found.step == step and found.fit_margin == pytest.approx(0.8)
+    looked = [t["step"] for t in found.tries]
+    assert looked == {1.0: [4, 5], 0.5: [4, 5], 1.1: [4, 5], 3.0: [4, 2, 1]}[held_factor]
