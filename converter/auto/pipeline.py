@@ -126,7 +126,7 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     curve = found.curve
     auto["backoff"] = found.tries
     auto["dropped_steps"] = found.dropped
-    auto["fit_target"] = {"margin": found.fit_margin, "estimated_gap": found.gap}
+    auto["fit_target"] = {"margin": found.fit_margin, "estimated_gap": found.gap, "looked_on": found.looked_on}
     t = _lap(timings, "allocate_s", t)
 
     choice, converted = models.at(found.step) if found.step else ({}, model)

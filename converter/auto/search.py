@@ -5,10 +5,11 @@ measured once; the greedy path orders every layer's upgrades by error added per 
 saved; a binary search finds the longest prefix whose converted and refit model meets the
 budget on the fitting data (with a margin that cross-validation on the fitting data sets: the
 refit's gap between the data it was fit on and data it was not); the held-out check then backs off
-by bisection until it passes. Where it passes at once, the rest of the budget is looked for up to
-the longest prefix that meets the whole budget on the fitting data, checked the same way (the
-estimated gap can be pessimistic: on DNSMOS it held the fitting data to half the budget and the
-held-out data came in at a quarter of it).
+by bisection until it passes. Where it passes at once (or nothing met the margin), the rest of
+the budget is looked for up to the longest prefix that meets the whole budget on the fitting data,
+each point held to LOOK_ON_MARGIN of the budget on the held-out data (the estimated gap can be
+pessimistic: on DNSMOS it held the fitting data to half the budget and the held-out data came in
+at a quarter of it).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ GAP_SAFETY, MIN_MARGIN, MAX_MARGIN = 0.95, 0.5, 0.95
 #: SURPRISE times more than estimated, is dropped with the rest of its layer's steps (at most
 #: MAX_DROPS layers), instead of ending the search there.
 JUMP, SURPRISE, MAX_DROPS = 2.0, 10.0, 3
+#: Past the margin's point, a step is taken only if the held-out data meets this share of the
+#: budget there (the held-out data chooses the point then, so it keeps some room for unseen data).
+LOOK_ON_MARGIN = 0.95
 
 
 @dataclass
@@ -140,6 +144,7 @@ class SearchResult:
     gap: float | None  # the estimated held-out over fit error ratio, where estimated
     curve: list[dict]  # the explored trade-off along the final path
     dropped: list[dict]  # steps whose layer left the path: each broke the budget alone
+    looked_on: bool = False  # the search looked past the margin's point, up to the whole budget on fit data
 
 
 class Search:
@@ -153,7 +158,7 @@ class Search:
         self.models, self.curve, self.fit_eval, self.held_eval, self.budget = models, curve, fit_eval, held_eval, budget
         self.evaluated, self.curve_of = evaluated, curve_of
         self.dropped: list[dict] = []
-        self.expected, self.done = 2 * max(1, len(curve)).bit_length() + 4, 0
+        self.expected, self.done = 3 * max(1, len(curve)).bit_length() + 4, 0
         self.fit_scores: dict[int, dict] = {}
 
     def _tick(self) -> None:
@@ -203,17 +208,18 @@ class Search:
         estimated = self.curve[k]["estimated_error"] - (self.curve[k - 1]["estimated_error"] if k else 0.0)
         return rose > SURPRISE * max(estimated, 1e-12)
 
-    def held_out(self, k: int, tries: list[dict], lo: int = 0, best: dict | None = None) -> tuple[int, dict | None]:
-        """Step k if the held-out data meets the budget there; else the longest passing step below
-        it, found by bisection between the last passing (``lo``, scored ``best``; 0: none) and the
-        first failing point."""
+    def held_out(self, k: int, tries: list[dict], lo: int = 0, best: dict | None = None,
+                 margin: float = 1.0) -> tuple[int, dict | None]:
+        """Step k if the held-out data meets ``margin`` x the budget there; else the longest passing
+        step below it, found by bisection between the last passing (``lo``, scored ``best``; 0: none)
+        and the first failing point."""
         hi = None
         while True:
             self._tick()
             held = self.held_eval.score(self.models.at(k)[1])
             tries.append({"step": k, "held_out_error": held["max_error"], "accuracy_drop": held["accuracy_drop"],
                           "metric": held["metric"]})
-            if self.budget.met(held):
+            if self.budget.met(held, margin):
                 lo, best = k, held
             else:
                 hi = k
@@ -232,13 +238,16 @@ class Search:
         k = self.drop_jumps(k, margin)
         tries: list[dict] = []
         step, held = self.held_out(k, tries) if k else (0, None)
-        if step and step == k and margin < 1.0:
-            # the held-out data met the budget where the fitting data was held to the margin: the
-            # rest of the budget may be there too; look as far as the fitting data meets all of it
+        looked_on = False
+        if step == k and margin < 1.0:
+            # the held-out data met the budget where the fitting data was held to the margin (or
+            # nothing met the margin): the rest of the budget may be there; look as far as the fitting
+            # data meets all of it, each point held to LOOK_ON_MARGIN of the budget on held-out data
             whole = self.longest_on_fit(1.0, step)
             if whole > step:
-                step, held = self.held_out(whole, tries, step, held)
-        return SearchResult(step, held, tries, margin, ratio, self.curve, self.dropped)
+                looked_on = True
+                step, held = self.held_out(whole, tries, step, held, LOOK_ON_MARGIN)
+        return SearchResult(step, held, tries, margin, ratio, self.curve, self.dropped, looked_on)
 
 
 def search(models: PathModels, curve: list[dict], fit_eval: Evaluator, held_eval: Evaluator, budget: Budget,
