@@ -118,3 +118,26 @@ def test_weight_error_probed_exactly_and_estimated_agree(monkeypatch):
         monkeypatch.setattr(candidates, "EXACT_WEIGHT_ERROR_UP_TO", 8)
         assert candidates.weight_rel_error(c, layer.weight) == pytest.approx(exact, rel=0.1)
         monkeypatch.undo()
+
+
+def test_the_ridge_towards_a_prior_solves_its_least_squares_problem():
+    """``solve_last`` with a prior is the least-squares fit of the rows stacked on ``sqrt(damp) (L - prior)``;
+    as the ridge grows it tends to the prior; ``choose_ridge``'s fast solve agrees with it."""
+    rng = np.random.default_rng(9)
+    f = rng.standard_normal((200, 12))
+    y = f @ rng.standard_normal((3, 12)).T + 0.5 * rng.standard_normal((200, 3))
+    prior = rng.standard_normal((3, 12))
+    fc, yc = f - f.mean(0), y - y.mean(0)
+    for ridge in (1e-2, 1.0):
+        damp = ridge * np.trace(fc.T @ fc) / 12 + 1e-12
+        stacked = np.vstack([fc, np.sqrt(damp) * np.eye(12)])
+        want = np.linalg.lstsq(stacked, np.vstack([yc, np.sqrt(damp) * prior.T]), rcond=None)[0].T
+        last, bias = solve_last(f, y, ridge, prior)
+        np.testing.assert_allclose(last, want, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(bias, y.mean(0) - want @ f.mean(0), rtol=1e-8, atol=1e-10)
+    far, _ = solve_last(f, y, 1e6, prior)
+    assert np.abs(far - prior).max() < 1e-4
+    chosen, held = choose_ridge(f, y, prior)
+    last, bias = solve_last(f[:150], y[:150], chosen, prior)
+    direct = np.linalg.norm(f[150:] @ last.T + bias - y[150:]) / np.linalg.norm(y[150:] - y[150:].mean(0))
+    assert held == pytest.approx(direct, rel=1e-3)

@@ -107,8 +107,16 @@ def _one_layer_model(layer: ConvLayer, batch: int, nodes: list[onnx.NodeProto],
     nodes = nodes + list(epilogue.nodes if epilogue is not None else ())
     g = helper.make_graph(nodes, "sepconv_latency", [x], [y], inits)
     ops = [helper.make_opsetid("", opset)]
-    # the oldest IR version the opset allows: an ONNX Runtime older than the onnx package still loads it
-    return helper.make_model(g, opset_imports=ops, ir_version=helper.find_min_ir_version_for(ops)).SerializeToString()
+    return helper.make_model(g, opset_imports=ops, ir_version=_oldest_ir_version(ops)).SerializeToString()
+
+
+def _oldest_ir_version(ops: list[onnx.OperatorSetIdProto]) -> int:
+    """The oldest IR version the opset allows: an ONNX Runtime older than the onnx package still
+    loads it (ORT 1.30 refused onnx 1.23's newest); onnx's own where it does not know the opset."""
+    try:
+        return helper.find_min_ir_version_for(ops)
+    except ValueError:
+        return onnx.IR_VERSION
 
 
 def original_model(layer: ConvLayer, batch: int, opset: int, epilogue: Epilogue | None = None) -> bytes:

@@ -6,14 +6,16 @@ target outputs ``y`` (the original model's, on the original inputs) solve a ridg
 least-squares problem in closed form (Zhang et al. 2015). Errors of earlier layers are
 then partly compensated instead of piling up.
 
-The ridge pulls the fit towards the factor the weights alone give (the candidate's own, from
-its SVD), not towards zero: a weak fit then falls back on what the weights know. A fit with
+The ridge pulls the fit towards the candidate's own last factor (from the weights' SVD, or the
+SVD whitened by the data), not towards zero: a weak fit then falls back on what the weights know. A fit with
 nearly as many unknowns as rows matches its own rows and nothing else (CREPE's 64x1 layers: 8
 to 128 output positions per sample; a channel factor that the weights alone left at 1% error
 read 10% on unseen rows after a fit shrunk towards zero). So where rows are fewer than
 ROWS_PER_UNKNOWN per unknown, the ridge strength is chosen on rows held out of the fit (the
-last quarter: other samples) from a grid whose end is the weights' factor itself, and the
-candidate's error is the held-out rows' error, not the fitted rows' own.
+last quarter: other samples) from a grid whose end is that factor itself, and the candidate's
+error is the held-out rows' error, not the fitted rows' own. The whitened and channel factors
+were built from all the rows, those held out too, so a strong ridge's held-out error is somewhat
+optimistic there; the held-out samples that the whole model is checked on never saw any fit.
 """
 
 from __future__ import annotations
