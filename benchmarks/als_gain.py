@@ -6,7 +6,7 @@ each eligible layer's spatial candidates, on the layer's real patches from the f
 this fits on the first three quarters of the rows and scores on the last quarter (other samples):
 today's fit, then three alternations of (first factor by conjugate gradients on its normal
 equations, with the last fixed; last factor by today's refit). It prints the held-out errors
-and their ratio; auto mode does not use ALS (see the README for the measured gain).
+and their ratio; auto mode does not use ALS (the README gives the gain measured).
 
 Usage: ``python benchmarks/als_gain.py [--only NAME] [--samples 32] [--rounds 3]``
 """
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from auto_bench import cases, fix_input_names  # noqa: E402
 from sepconv.converter.analysis import analyse  # noqa: E402
 from sepconv.converter.auto import activations, candidates, fitting  # noqa: E402
-from sepconv.converter.auto.refit import fit, refit  # noqa: E402
+from sepconv.converter.auto.refit import RIDGE, fit, solve_last  # noqa: E402
 from sepconv.converter.auto.split import split  # noqa: E402
 from sepconv.converter.data import prepare_inputs  # noqa: E402
 
@@ -81,7 +81,8 @@ def main() -> None:
         shapes = {k: tuple(v) for k, v in case["shapes"].items()}
         arrays = {k: v for k, v in case["data"].items() if k != "labels"}
         _, layers = analyse(model, shapes)
-        parts = split(prepare_inputs(model, shapes, arrays, 0).draw(1024, 0), 0, 1)
+        inputs = prepare_inputs(model, shapes, arrays, 0).draw(1024, 0)
+        parts = split(inputs, 0, inputs.batch if inputs.fixed else 1)
         eligible, _ = fitting.eligible_layers(layers, lambda name: None)
         positions = {layers[i].name: activations.sample_positions(layers[i], parts.fit.samples, i) for i in eligible}
         patches = activations.collect_patches(model, parts.fit, [layers[i] for i in eligible], positions, None)
@@ -95,10 +96,13 @@ def main() -> None:
                 if c.kind != "spatial" or not c.extra.get("whitened"):
                     continue
                 today, _ = fit(c, x[:cut], y[:cut])
+                ridge = today.extra.get("ridge", RIDGE)
+                ridge = ridge if np.isfinite(ridge) else 1.0  # today's fit kept the weights' factor: damp, not freeze
                 als = today
-                for _ in range(args.rounds):
-                    v = solve_vertical(als.parts["v"], als.last, x[:cut], y[:cut])
-                    als = refit(dataclasses.replace(als, parts={"v": v}), x[:cut], y[:cut])
+                for _ in range(args.rounds):  # each round's last factor pulled towards the previous one
+                    als = dataclasses.replace(als, parts={"v": solve_vertical(als.parts["v"], als.last, x[:cut],
+                                                                              y[:cut])})
+                    als = als.with_last(*solve_last(als.features(x[:cut]), y[:cut], ridge, als.last))
                 before, after = held_error(today, x[cut:], y[cut:]), held_error(als, x[cut:], y[cut:])
                 ratios.append(after / before)
                 print(f"  {layer.name:14s} {c.variant:12s} {before:.4f} -> {after:.4f} ({after / before:.3f})",

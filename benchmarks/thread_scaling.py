@@ -9,7 +9,8 @@ diagonal is the promise, the rest shows what a choice made at one count is worth
 Models and their inputs are ``auto_bench.cases`` (the wide sample; ddddocr's text detector where
 the package, or a folder on PYTHONPATH named ``ddddocr`` holding ``common_det.onnx``, is found).
 
-Usage: ``python benchmarks/thread_scaling.py [--threads 1 4 16] [--only NAME] [--runs 200] [--json OUT]``
+Usage: ``python benchmarks/thread_scaling.py [--threads 1 2] [--only NAME] [--runs 200] [--json OUT]``
+(the 16-core machine's run: ``--threads 1 4 16``)
 """
 
 from __future__ import annotations
