@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from model_builders import conv_model
 from sepconv.converter import analyse
 from sepconv.converter.auto import candidates
 from sepconv.converter.auto.refit import RIDGE, RIDGE_GRID, choose_ridge, fit, solve_last
 
 
-def _layer(seed: int = 0):
-    w = numpy_helper.from_array(np.random.default_rng(seed).standard_normal((16, 16, 3, 3)).astype(np.float32), "W")
-    g = helper.make_graph([helper.make_node("Conv", ["x", "W"], ["y"], name="conv", pads=[1, 1, 1, 1])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 12, 12])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 12, 12])], [w])
-    _, (layer,) = analyse(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), {})
+def _layer(shape: tuple[int, ...] = (16, 16, 3, 3), spatial: tuple[int, int] = (12, 12), seed: int = 0,
+           pads: tuple[int, ...] | None = (1, 1, 1, 1)):
+    """One Conv of a seeded random weight, analysed (padded 3x3 by default)."""
+    w = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    _, (layer,) = analyse(conv_model([1, shape[1], *spatial], w, pads=pads), {})
     return layer
 
 
@@ -86,20 +85,10 @@ def test_a_weak_fit_falls_back_on_the_weights_factor():
     assert np.array_equal(last, prior) and np.allclose(bias, y.mean(0) - prior @ f.mean(0))
 
 
-def _layer_1d(cout: int, cin: int, k: int, length: int, seed: int = 6):
-    """A ``k x 1`` Conv (CREPE-like): patches of cin * k values."""
-    w = numpy_helper.from_array(np.random.default_rng(seed).standard_normal((cout, cin, k, 1)).astype(np.float32), "W")
-    g = helper.make_graph([helper.make_node("Conv", ["x", "W"], ["y"], name="conv")], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, length, 1])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cout, length - k + 1, 1])], [w])
-    _, (layer,) = analyse(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), {})
-    return layer
-
-
 def test_weight_error_of_a_layer_with_huge_patches_is_estimated_in_bounded_memory():
     """1024 channels x 64 taps = 65536 values per patch: the exact probe (an identity of 65536^2, 32 GiB)
     is out of reach; the estimate lands within 5% of the channel pair's closed form ||(I - P P^T) W||."""
-    layer = _layer_1d(16, 1024, 64, 80)
+    layer = _layer((16, 1024, 64, 1), (80, 1), seed=6, pads=None)  # a k x 1 Conv, as CREPE's
     x = np.random.default_rng(7).standard_normal((64, 1024 * 64))
     w = layer.weight.astype(np.float64).reshape(16, -1)
     cands = [c for c in candidates.build(layer, x, candidates.outputs(layer, x)) if c.kind == "channel"]
