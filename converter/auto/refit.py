@@ -39,7 +39,7 @@ def solve_last(f: np.ndarray, y: np.ndarray, ridge: float = RIDGE,
     ``prior`` defaults to zero; an infinite ridge returns the prior with the bias refit)."""
     f = f.astype(np.float64)
     fm, ym = f.mean(0), y.mean(0)
-    prior = np.zeros((y.shape[1], f.shape[1])) if prior is None else prior.astype(np.float64)
+    prior = _prior(prior, f, y)
     if np.isinf(ridge):
         return prior, ym - prior @ fm
     fc, yc = f - fm, y - ym
@@ -56,7 +56,7 @@ def choose_ridge(f: np.ndarray, y: np.ndarray, prior: np.ndarray | None = None) 
     cut = int(len(f) * (1 - HOLD_OUT))
     f_in, f_out = f[:cut].astype(np.float64), f[cut:].astype(np.float64)
     y_in, y_out = y[:cut], y[cut:]
-    prior = np.zeros((y.shape[1], f.shape[1])) if prior is None else prior.astype(np.float64)
+    prior = _prior(prior, f, y)
     fm, ym = f_in.mean(0), y_in.mean(0)
     fc = f_in - fm
     evals, q = np.linalg.eigh((fc.T @ fc).astype(np.float32))  # single precision: enough to rank ridges, 2x faster
@@ -75,6 +75,11 @@ def choose_ridge(f: np.ndarray, y: np.ndarray, prior: np.ndarray | None = None) 
         if err < best[1]:
             best = (ridge, err)
     return best
+
+
+def _prior(prior: np.ndarray | None, f: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The factor the ridge pulls towards, in float64 (zero where there is none)."""
+    return np.zeros((y.shape[1], f.shape[1])) if prior is None else prior.astype(np.float64)
 
 
 def refit(cand: Candidate, x: np.ndarray, y: np.ndarray) -> Candidate:
