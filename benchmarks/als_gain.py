@@ -84,7 +84,7 @@ def main() -> None:
         inputs = prepare_inputs(model, shapes, arrays, 0).draw(1024, 0)
         parts = split(inputs, 0, inputs.batch if inputs.fixed else 1)
         eligible, _ = fitting.eligible_layers(layers, lambda name: None)
-        positions = {layers[i].name: activations.sample_positions(layers[i], parts.fit.samples, i) for i in eligible}
+        positions = activations.layer_positions(((i, layers[i]) for i in eligible), parts.fit.samples, 0)
         patches = activations.collect_patches(model, parts.fit, [layers[i] for i in eligible], positions, None)
         print(f"{case['name']}: held-out layer error, today's fit -> ALS ({args.rounds} rounds)")
         for i in eligible:

@@ -177,7 +177,7 @@ def test_least_squares_refit_lowers_the_error(lowrank):
     from sepconv.converter.data import prepare_inputs
     fit = prepare_inputs(model, {}, {"x": np.load(lowrank / "d.npz")["x"][:8]})
     from sepconv.converter.auto import candidates
-    positions = {la.name: activations.sample_positions(la, fit.samples, i) for i, la in enumerate(layers)}
+    positions = activations.layer_positions(enumerate(layers), fit.samples, 0)
     xs = activations.collect_patches(model, fit, layers, positions, 1)
     choice = {}
     for i, la in enumerate(layers):

@@ -8,6 +8,7 @@ converted models, so their patches line up row for row.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,12 @@ def sample_positions(layer: ConvLayer, samples: int, seed: int) -> Positions:
         sample_idx.append(np.full(take, n))
     flat_all = np.concatenate(flat)
     return Positions(np.concatenate(sample_idx), list(np.unravel_index(flat_all, out)))
+
+
+def layer_positions(layers: Iterable[tuple[int, ConvLayer]], samples: int, seed: int) -> dict[str, Positions]:
+    """Positions for each ``(index in the model, layer)``, seeded with ``seed`` plus the index, so a
+    layer gets the same positions wherever they are drawn for the same samples and seed."""
+    return {layer.name: sample_positions(layer, samples, seed + i) for i, layer in layers}
 
 
 def extract_patches(x: np.ndarray, layer: ConvLayer, sample: np.ndarray, coords: list[np.ndarray]) -> np.ndarray:

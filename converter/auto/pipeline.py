@@ -102,8 +102,7 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     t = _lap(timings, "load_s", t)
 
     eligible, reasons = fitting.eligible_layers(layers, options.skip_reason)
-    positions = {layers[i].name: activations.sample_positions(layers[i], parts.fit.samples, options.seed + i)
-                 for i in eligible}
+    positions = activations.layer_positions(((i, layers[i]) for i in eligible), parts.fit.samples, options.seed)
     plans = fitting.fit_plans(model, layers, eligible, parts.fit, positions, threads,
                               partial(phases.step, "fitting candidates"))
     t = _lap(timings, "candidates_s", t)

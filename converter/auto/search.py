@@ -276,8 +276,7 @@ def refit_gap(model: onnx.ModelProto, original: bytes, layers: list[ConvLayer], 
         ratios = []
         for ins, outs in ((a, b), (b, a)):
             fold_in, fold_out = fit.take(ins), fit.take(outs)
-            positions = {p.layer.name: activations.sample_positions(p.layer, fold_in.samples, seed + p.index)
-                         for p in plans}
+            positions = activations.layer_positions(((p.index, p.layer) for p in plans), fold_in.samples, seed)
             seen = activations.collect_patches(model, fold_in, [p.layer for p in plans], positions, threads)
             targets = {p.index: outputs(p.layer, seen.pop(p.layer.name)) for p in plans}
             m = PathModels(model, layers, plans, path, positions, fold_in, threads, refit_passes, targets).at(k)[1]
