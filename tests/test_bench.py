@@ -8,7 +8,7 @@ import onnx
 import pytest
 from onnx import helper
 from onnx import numpy_helper as nh
-from sepconv.converter import bench, benchmark, prepare_inputs
+from sepconv.converter import bench, benchmark, prepare_inputs, timing
 
 SUMMARY = ["name", "median_ms", "p90_ms", "mean_ms", "min_ms", "throughput_per_s"]
 
@@ -52,8 +52,6 @@ def test_timed_sessions_do_not_spin(monkeypatch) -> None:
     """Sessions timed against each other turn ONNX Runtime's thread spinning off: an idle session's
     spinning threads would take cores from the one being timed (benchmarks/timing_bias.py measured
     identical models 1.6x apart with it on). Checked on the sessions ``benchmark`` and ``median_ms`` open."""
-    from sepconv.converter import timing
-
     opened = []
     real = timing.timing_session
 
@@ -70,3 +68,18 @@ def test_timed_sessions_do_not_spin(monkeypatch) -> None:
     assert len(opened) == 3
     for s in opened:
         assert s.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+@pytest.mark.parametrize(("factors", "ratio"), [((0.5, 1.0, 1.0), 1.0), ((0.9, 1.5, 0.9), 0.9)])
+def test_whole_model_timing_takes_the_median_round(monkeypatch, factors, ratio):
+    """One lucky pair of sessions does not make a model that is not faster look faster, and one
+    unlucky pair does not hide a gain: each round times new sessions, and the median round counts."""
+    rounds = iter(factors)
+
+    def one_round(models, feed, threads, seconds, min_runs, max_runs):
+        assert seconds == pytest.approx(3.0 / 3) and len(models) == 2
+        return [2.0, 2.0 * next(rounds)]
+
+    monkeypatch.setattr(timing, "median_ms", one_round)
+    before, after, ratios = timing.median_round(["a", "b"], {}, 1, 3.0, 3, min_runs=1, max_runs=2)
+    assert ratios == pytest.approx(list(factors)) and after / before == pytest.approx(ratio) and before == 2.0

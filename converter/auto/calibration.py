@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..timing import median_ms
+from ..timing import median_round
 from .search import PathModels
 
-#: Seconds of interleaved timing per calibration point.
-POINT_SECONDS = 0.5
+#: Seconds of interleaved timing per calibration point, in rounds of new sessions (the median
+#: round's ratio; see ``timing.median_round``).
+POINT_SECONDS, POINT_ROUNDS = 0.6, 3
 #: Bounds on the measured-over-predicted slope (a noisy pair of points must not run away).
 SLOPE_RANGE = (0.0, 2.0)
 
@@ -44,9 +45,10 @@ def calibrate(models: PathModels, curve: list[dict], step: int, original: bytes,
         return None
     rows = []
     for k in points:
-        before, after = median_ms([original, models.at(k)[1].SerializeToString()], feed, threads, POINT_SECONDS,
-                                  min_runs=5, max_runs=400)
-        rows.append({"step": k, "predicted": curve[k - 1]["predicted_latency_ratio"], "measured": after / before})
+        before, after, ratios = median_round([original, models.at(k)[1].SerializeToString()], feed, threads,
+                                             POINT_SECONDS, POINT_ROUNDS, min_runs=5, max_runs=150)
+        rows.append({"step": k, "predicted": curve[k - 1]["predicted_latency_ratio"], "measured": after / before,
+                     "round_ratios": ratios})
     predicted = curve[step - 1]["predicted_latency_ratio"]
     slope, value = calibrated(rows, predicted)
     return {"points": rows, "slope": slope, "predicted": predicted, "calibrated": value}

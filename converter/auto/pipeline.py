@@ -27,7 +27,7 @@ from ..modelio import opset_version
 from ..options import ConvertOptions
 from ..progress import Phases
 from ..rewrite import stamp
-from ..timing import median_ms
+from ..timing import median_ms, median_round
 from . import activations, fitting, section
 from .allocate import Evaluator, LayerPlan, build_model, greedy_path
 from .calibration import calibrate
@@ -44,10 +44,7 @@ AUTO_SHARES = {"fitting candidates": 4, "timing candidates": 3, "timing in the m
 MIN_GAIN = 0.03
 #: Seconds spent timing the whole models, interleaved (before the search; at the check).
 BEFORE_SECONDS, WHOLE_SECONDS = 1.0, 3.0
-#: The check's rounds, each with new sessions, its ratio the median round's. On small models the
-#: spread is between sessions, not runs: MTCNN's rnet (0.07 ms) timed against one converted model
-#: read 1.05 in nine rounds and 0.80 in one (its original's session ran slow for its whole life),
-#: and one round is what the check used to take.
+#: The check's rounds of new sessions, its ratio the median round's (see ``timing.median_round``).
 WHOLE_ROUNDS = 3
 WEAK_GUARANTEE = ("no data given: the budget was checked on seeded random inputs, which say little about the "
                   "model's real inputs; the guarantee is weaker (pass --data FILE.npz)")
@@ -152,11 +149,10 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
 def _whole_latency(original: bytes, converted: bytes, feed: dict, threads: int | None) -> dict:
     """The check's timing: WHOLE_ROUNDS rounds of new sessions, interleaved; the median round's
     milliseconds and ratio, and every round's ratio."""
-    rounds = [median_ms([original, converted], feed, threads, WHOLE_SECONDS / WHOLE_ROUNDS, min_runs=10,
-                        max_runs=300) for _ in range(WHOLE_ROUNDS)]
-    before, after = sorted(rounds, key=lambda r: r[1] / r[0])[len(rounds) // 2]
+    before, after, ratios = median_round([original, converted], feed, threads, WHOLE_SECONDS, WHOLE_ROUNDS,
+                                         min_runs=10, max_runs=300)
     return {"before_ms": before, "after_ms": after, "ratio": after / before, "speedup": before / after,
-            "round_ratios": [a / b for b, a in rounds]}
+            "round_ratios": ratios}
 
 
 def _outcome(model: onnx.ModelProto, options: ConvertOptions, layers: list[ConvLayer], plans: list[LayerPlan],
