@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from model_builders import conv_model
 from sepconv.converter import analyse
-from sepconv.converter.auto import candidates
+from sepconv.converter.auto import candidates, fitting
 from sepconv.converter.auto.refit import RIDGE, RIDGE_GRID, choose_ridge, fit, solve_last
 
 
@@ -52,6 +52,23 @@ def test_few_rows_per_unknown_choose_a_ridge_on_held_out_rows():
     last, bias = solve_last(f[:cut], y[:cut], RIDGE)
     tiny = np.linalg.norm(f[cut:] @ last.T + bias - y[cut:]) / np.linalg.norm(y[cut:] - y[cut:].mean(0))
     assert ridge > RIDGE and held < 0.9 * tiny
+
+
+def test_an_error_judged_on_held_rows_is_honest_for_factors_taken_from_the_data():
+    """One output position per sample (a squeeze-and-excitation layer's shape), 24 samples, 64
+    channels: a channel basis built from all 24 rows spans every row's outputs, so rows held out of
+    the ridge's fit read no error at all. Built from the fitted rows only, and fit on those rows
+    only (refit on all 24 rows, a rank-24 factor has as many unknowns as rows: 0.80 on the held
+    rows, 1.62 on new inputs), the candidate's reported error is of the size it shows on new inputs."""
+    layer = _layer((64, 16, 3, 3), (3, 3), seed=10, pads=None)
+    rng = np.random.default_rng(11)
+    x, fresh = rng.standard_normal((24, 16 * 9)), rng.standard_normal((4000, 16 * 9))
+    y, y_fresh = candidates.outputs(layer, x), candidates.outputs(layer, fresh)
+    scale = float(np.linalg.norm(y - y.mean(0)))
+    channel = [c for c in fitting.refit_all(candidates.build(layer, x, y), x, y, scale) if c.kind == "channel"]
+    assert any(c.rank >= 24 for c in channel)  # ranks that span all the rows
+    for c in channel:
+        assert c.error > 0.5 * _error(c, fresh, y_fresh), (c.variant, c.error, _error(c, fresh, y_fresh))
 
 
 def test_fit_flags_only_ill_posed_candidates():

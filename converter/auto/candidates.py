@@ -14,6 +14,7 @@ import numpy as np
 from ..layers import ConvLayer
 from ..methods import REGISTRY, Candidate, Emitted
 from ..methods.base import Namer, common_ineligible
+from .refit import in_fold
 
 
 def auto_ineligible(layer: ConvLayer) -> str | None:
@@ -38,8 +39,12 @@ def auto_ineligible(layer: ConvLayer) -> str | None:
 
 
 def build(layer: ConvLayer, x: np.ndarray, y: np.ndarray) -> list[Candidate]:
-    """Every method's candidates for this layer, with their weight-only last factors."""
-    return [c for m in REGISTRY.values() if m.ineligible(layer) is None for c in m.candidates(layer, x, y)]
+    """Every method's candidates for this layer, with their weight-only last factors. What they take
+    from the data (the whitening, the channel basis) comes from the rows a fit uses, never from
+    those held out to judge it (``refit.in_fold``), so the held-out error of a fit is honest."""
+    cut = in_fold(len(x))
+    return [c for m in REGISTRY.values() if m.ineligible(layer) is None
+            for c in m.candidates(layer, x[:cut], y[:cut])]
 
 
 def layer_error(cand: Candidate, x: np.ndarray, y: np.ndarray, y_scale: float) -> float:

@@ -13,9 +13,13 @@ to 128 output positions per sample; a channel factor that the weights alone left
 read 10% on unseen rows after a fit shrunk towards zero). So where rows are fewer than
 ROWS_PER_UNKNOWN per unknown, the ridge strength is chosen on rows held out of the fit (the
 last quarter: other samples) from a grid whose end is that factor itself, and the candidate's
-error is the held-out rows' error, not the fitted rows' own. The whitened and channel factors
-were built from all the rows, those held out too, so a strong ridge's held-out error is somewhat
-optimistic there; the held-out samples that the whole model is checked on never saw any fit.
+error is the held-out rows' error, not the fitted rows' own. Such a candidate is fit on the first
+three quarters only, then and in every later refit, so that error is the error of the fit it
+describes (refit on all rows, as many as its unknowns, a channel factor whose held rows read 0.80
+read 1.62 on new inputs: the interpolation peak). The factors that come from the data
+(the whitening, the channel basis) are built from the other rows only (``in_fold``), so that error
+is honest for them too: built from all rows, a squeeze-and-excitation layer's channel basis (16
+rows for 1280 channels) read 1e-12 on the rows the ridge was judged on and 0.94% on new samples.
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ ROWS_PER_UNKNOWN = 8
 #: The grid of ridge strengths tried, relative to the mean feature energy; inf keeps the weights' factor.
 RIDGE_GRID = (1e-5, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, float("inf"))
 HOLD_OUT = 0.25
+
+
+def in_fold(rows: int) -> int:
+    """How many of the first rows a fit uses where the rest are held out to judge it."""
+    return int(rows * (1 - HOLD_OUT))
 
 
 def solve_last(f: np.ndarray, y: np.ndarray, ridge: float = RIDGE,
@@ -53,7 +62,7 @@ def solve_last(f: np.ndarray, y: np.ndarray, ridge: float = RIDGE,
 def choose_ridge(f: np.ndarray, y: np.ndarray, prior: np.ndarray | None = None) -> tuple[float, float]:
     """The grid's ridge (towards ``prior``) with the least error on the held-out rows, and that error
     (relative to the held-out rows' centred outputs)."""
-    cut = int(len(f) * (1 - HOLD_OUT))
+    cut = in_fold(len(f))
     f_in, f_out = f[:cut].astype(np.float64), f[cut:].astype(np.float64)
     y_in, y_out = y[:cut], y[cut:]
     prior = _prior(prior, f, y)
@@ -84,8 +93,10 @@ def _prior(prior: np.ndarray | None, f: np.ndarray, y: np.ndarray) -> np.ndarray
 
 def refit(cand: Candidate, x: np.ndarray, y: np.ndarray) -> Candidate:
     """The candidate with its last factor and bias refit so that ``x`` maps to ``y`` (with the ridge
-    chosen for it when the candidate was first fit, towards the weights' factor)."""
-    last, bias = solve_last(cand.features(x), y, cand.extra.get("ridge", RIDGE), cand.extra.get("prior"))
+    chosen for it when the candidate was first fit, towards the weights' factor, and on the rows it
+    was chosen for: the first ones only where the rest were held out to choose it)."""
+    rows = in_fold(len(x)) if cand.extra.get("in_fold") else len(x)
+    last, bias = solve_last(cand.features(x[:rows]), y[:rows], cand.extra.get("ridge", RIDGE), cand.extra.get("prior"))
     return cand.with_last(last, bias)
 
 
@@ -98,6 +109,5 @@ def fit(cand: Candidate, x: np.ndarray, y: np.ndarray) -> tuple[Candidate, float
     held_error = None
     if len(f) < ROWS_PER_UNKNOWN * f.shape[1] and len(f) >= 8:
         ridge, held_error = choose_ridge(f, y, cand.last)
-        cand.extra["ridge"] = ridge
-    last, bias = solve_last(f, y, cand.extra.get("ridge", RIDGE), cand.last)
-    return cand.with_last(last, bias), held_error
+        cand.extra.update(ridge=ridge, in_fold=True)
+    return refit(cand, x, y), held_error
