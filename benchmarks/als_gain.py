@@ -4,9 +4,11 @@ Why: the issue asks whether refitting the first factor too beats auto mode's fit
 by the layer's input covariance, last factor refit with a ridge towards the weights' factor). For
 each eligible layer's spatial candidates, on the layer's real patches from the fitting samples,
 this fits on the first three quarters of the rows and scores on the last quarter (other samples):
-today's fit, then three alternations of (first factor by conjugate gradients on its normal
-equations, with the last fixed; last factor by today's refit). It prints the held-out errors
-and their ratio; auto mode does not use ALS (the README gives the gain measured).
+today's fit (as auto mode makes it on those rows: its factors from the data and, where rows are
+few for the unknowns, its last factor too, come from the first three quarters of them), then three
+alternations of (first factor by conjugate gradients on its normal equations, with the last fixed;
+last factor on all the fitting rows). It prints the held-out errors and their ratio; auto mode
+does not use ALS (the README gives the gain measured, before auto mode's fits held rows back).
 
 Usage: ``python benchmarks/als_gain.py [--only NAME] [--samples 32] [--rounds 3]``
 """
