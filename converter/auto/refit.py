@@ -13,10 +13,11 @@ to 128 output positions per sample; a channel factor that the weights alone left
 read 10% on unseen rows after a fit shrunk towards zero). So where rows are fewer than
 ROWS_PER_UNKNOWN per unknown, the ridge strength is chosen on rows held out of the fit (the
 last quarter: other samples) from a grid whose end is that factor itself, and the candidate's
-error is the held-out rows' error, not the fitted rows' own. Such a candidate is fit on the first
-three quarters only, then and in every later refit, so that error is the error of the fit it
-describes (refit on all rows, as many as its unknowns, a channel factor whose held rows read 0.80
-read 1.62 on new inputs: the interpolation peak). The factors that come from the data
+error is the held-out rows' error, not the fitted rows' own. Where rows are fewer than
+PEAK_ROWS_PER_UNKNOWN per unknown, such a candidate is fit on the first three quarters only, then
+and in every later refit, so that error is the error of the fit it describes (refit on all rows,
+as many as its unknowns, a channel factor whose held rows read 0.80 read 1.62 on new inputs: the
+interpolation peak). The factors that come from the data
 (the whitening, the channel basis) are built from the other rows only (``in_fold``), so that error
 is honest for them too: built from all rows, a squeeze-and-excitation layer's channel basis (16
 rows for 1280 channels) read 1e-12 on the rows the ridge was judged on and 0.94% on new samples.
@@ -32,6 +33,10 @@ from ..methods import Candidate
 RIDGE = 1e-5
 #: Below this many rows per unknown (features of the last factor), the ridge is cross-validated.
 ROWS_PER_UNKNOWN = 8
+#: Below this many rows per unknown, a candidate whose ridge was chosen on held rows is also fit
+#: without them: near as many rows as unknowns a fit on all rows is at the interpolation peak,
+#: and the held rows' error would not describe it. Above, all rows fit it (more data, same ridge).
+PEAK_ROWS_PER_UNKNOWN = 2
 #: The grid of ridge strengths tried, relative to the mean feature energy; inf keeps the weights' factor.
 RIDGE_GRID = (1e-5, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, float("inf"))
 HOLD_OUT = 0.25
@@ -109,5 +114,5 @@ def fit(cand: Candidate, x: np.ndarray, y: np.ndarray) -> tuple[Candidate, float
     held_error = None
     if len(f) < ROWS_PER_UNKNOWN * f.shape[1] and len(f) >= 8:
         ridge, held_error = choose_ridge(f, y, cand.last)
-        cand.extra.update(ridge=ridge, in_fold=True)
+        cand.extra.update(ridge=ridge, in_fold=len(f) < PEAK_ROWS_PER_UNKNOWN * f.shape[1])
     return refit(cand, x, y), held_error
