@@ -8,7 +8,7 @@ import pytest
 from model_builders import conv_model
 from sepconv.converter import analyse
 from sepconv.converter.auto import candidates, fitting
-from sepconv.converter.auto.refit import RIDGE, RIDGE_GRID, choose_ridge, fit, solve_last
+from sepconv.converter.auto.refit import RIDGE, RIDGE_GRID, choose_ridge, fit, in_fold, refit, solve_last
 
 
 def _layer(shape: tuple[int, ...] = (16, 16, 3, 3), spatial: tuple[int, int] = (12, 12), seed: int = 0,
@@ -69,6 +69,24 @@ def test_an_error_judged_on_held_rows_is_honest_for_factors_taken_from_the_data(
     assert any(c.rank >= 24 for c in channel)  # ranks that span all the rows
     for c in channel:
         assert c.error > 0.5 * _error(c, fresh, y_fresh), (c.variant, c.error, _error(c, fresh, y_fresh))
+
+
+@pytest.mark.parametrize(("rows", "held_back"), [(40, True), (150, False)])  # 24 unknowns: under and over 2 per unknown
+def test_a_fit_near_the_interpolation_peak_leaves_its_judging_rows_out(rows, held_back):
+    """A candidate whose ridge was chosen on held rows is fit without them below 2 rows per unknown
+    (then and in later refits): changing those rows' targets leaves its factor as it was. With more
+    rows all of them fit it."""
+    layer = _layer()
+    x = np.random.default_rng(12).standard_normal((rows, 16 * 9))
+    y = candidates.outputs(layer, x)
+    c = next(c for c in candidates.build(layer, x, y) if c.variant == "spatial:r8" and not c.extra.get("whitened"))
+    fitted, held = fit(c, x, y)
+    assert held is not None and fitted.extra["held_ridge"]
+    fitted.extra["ridge"] = 1e-3  # whatever the grid chose (inf would keep the prior on any rows)
+    other = y.copy()
+    other[in_fold(rows):] += 5.0 * np.random.default_rng(13).standard_normal(other[in_fold(rows):].shape)
+    again = refit(fitted, x, other)
+    assert np.allclose(again.last, refit(fitted, x, y).last) is held_back
 
 
 def test_fit_flags_only_ill_posed_candidates():

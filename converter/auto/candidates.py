@@ -40,8 +40,9 @@ def auto_ineligible(layer: ConvLayer) -> str | None:
 
 def build(layer: ConvLayer, x: np.ndarray, y: np.ndarray) -> list[Candidate]:
     """Every method's candidates for this layer, with their weight-only last factors. What they take
-    from the data (the whitening, the channel basis) comes from the rows a fit uses, never from
-    those held out to judge it (``refit.in_fold``), so the held-out error of a fit is honest."""
+    from the data (the whitening, the channel basis) comes from the first ``refit.in_fold`` rows
+    (three quarters), never from those a fit may hold out to judge itself, so that judgement is
+    honest (the last factor's fit uses all rows unless they are very few for its unknowns)."""
     cut = in_fold(len(x))
     return [c for m in REGISTRY.values() if m.ineligible(layer) is None
             for c in m.candidates(layer, x[:cut], y[:cut])]

@@ -42,9 +42,14 @@ RIDGE_GRID = (1e-5, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, float("inf"))
 HOLD_OUT = 0.25
 
 
+#: Fewer rows than this are too few to hold any out: a fit uses them all.
+MIN_HOLD_ROWS = 8
+
+
 def in_fold(rows: int) -> int:
-    """How many of the first rows a fit uses where the rest are held out to judge it."""
-    return int(rows * (1 - HOLD_OUT))
+    """How many of the first rows a fit uses where the rest are held out to judge it (all of them
+    where there are too few to hold any out)."""
+    return rows if rows < MIN_HOLD_ROWS else int(rows * (1 - HOLD_OUT))
 
 
 def solve_last(f: np.ndarray, y: np.ndarray, ridge: float = RIDGE,
@@ -98,10 +103,12 @@ def _prior(prior: np.ndarray | None, f: np.ndarray, y: np.ndarray) -> np.ndarray
 
 def refit(cand: Candidate, x: np.ndarray, y: np.ndarray) -> Candidate:
     """The candidate with its last factor and bias refit so that ``x`` maps to ``y`` (with the ridge
-    chosen for it when the candidate was first fit, towards the weights' factor, and on the rows it
-    was chosen for: the first ones only where the rest were held out to choose it)."""
-    rows = in_fold(len(x)) if cand.extra.get("in_fold") else len(x)
-    last, bias = solve_last(cand.features(x[:rows]), y[:rows], cand.extra.get("ridge", RIDGE), cand.extra.get("prior"))
+    chosen for it when the candidate was first fit, towards the weights' factor; where that ridge
+    was chosen on held rows and these rows are fewer than PEAK_ROWS_PER_UNKNOWN per unknown, on the
+    first ``in_fold`` rows only, as it was judged)."""
+    f = cand.features(x)
+    rows = in_fold(len(f)) if cand.extra.get("held_ridge") and len(f) < PEAK_ROWS_PER_UNKNOWN * f.shape[1] else len(f)
+    last, bias = solve_last(f[:rows], y[:rows], cand.extra.get("ridge", RIDGE), cand.extra.get("prior"))
     return cand.with_last(last, bias)
 
 
@@ -112,7 +119,7 @@ def fit(cand: Candidate, x: np.ndarray, y: np.ndarray) -> tuple[Candidate, float
     f = cand.features(x)
     cand.extra["prior"] = cand.last
     held_error = None
-    if len(f) < ROWS_PER_UNKNOWN * f.shape[1] and len(f) >= 8:
+    if len(f) < ROWS_PER_UNKNOWN * f.shape[1] and len(f) >= MIN_HOLD_ROWS:
         ridge, held_error = choose_ridge(f, y, cand.last)
-        cand.extra.update(ridge=ridge, in_fold=len(f) < PEAK_ROWS_PER_UNKNOWN * f.shape[1])
+        cand.extra.update(ridge=ridge, held_ridge=True)
     return refit(cand, x, y), held_error
