@@ -12,18 +12,25 @@ from functools import partial
 from pathlib import Path
 
 from .auto import AUTO_SHARES, convert_auto
+from .auto.precision_stage import for_fixed
 from .data import InputSet, load_npz, prepare_inputs
 from .errors import SepconvError
+from .metrics import load_metric
 from .modelio import load_model_sized, save_model, write_bytes_atomic
 from .options import ConvertOptions
+from .precision import FLOAT
 from .progress import Phases, Progress
-from .report import build_report, count_params, write_report
+from .report import build_report, count_params, mark_precision, write_report
 from .rewrite import convert_model
+from .rewrite import stamp as stamp_options
+from .timing import median_round
 from .verify import verify
 
 #: Each phase's share of a job's progress, for a fixed method and for auto mode.
-FIXED_PHASES = {"loading": 1, "converting": 6, "saving": 1, "verifying": 2}
+FIXED_PHASES = {"loading": 1, "converting": 6, "quantizing": 6, "saving": 1, "verifying": 2}
 AUTO_PHASES = {"loading": 1, **AUTO_SHARES, "saving": 1, "verifying": 1}
+#: Seconds the float and int8 rewrites of a fixed method are timed against each other (precision auto).
+FIXED_CHECK_SECONDS, FIXED_CHECK_ROUNDS = 2.0, 3
 
 
 def convert_file(source: str | Path, output: str | Path, options: ConvertOptions,
@@ -33,25 +40,35 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
     hears each phase and, within it, each layer (see :mod:`~sepconv.converter.progress`)."""
     options.validate()  # fail on bad options before reading anything
     _check_paths(source, output, report_path)
-    phases = Phases(progress, AUTO_PHASES if options.auto else FIXED_PHASES)
+    shares = AUTO_PHASES if options.auto else FIXED_PHASES
+    phases = Phases(progress, {k: v for k, v in shares.items() if k != "quantizing" or options.precision != FLOAT})
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     phases.step("loading", 0)
     model, bytes_before = load_model_sized(source)
     params_before = count_params(model)
-    arrays = load_npz(data) if data is not None and (options.verify or options.auto) else None
-    auto = None
+    quantize = options.precision != FLOAT
+    arrays = load_npz(data) if data is not None and (options.verify or options.auto or quantize) else None
+    auto = precision = None
     if options.auto:
         outcome = convert_auto(model, options, arrays, timings, phases)
         converted, rows, auto, check_on = outcome.model, outcome.rows, outcome.section, outcome.held_out
+        precision = outcome.precision
     else:  # check the data against the model before spending time on it
-        check_on = prepare_inputs(model, options.input_shapes, arrays, options.seed).draw(
-            options.max_samples, options.seed) if options.verify else None
+        inputs = prepare_inputs(model, options.input_shapes, arrays, options.seed).draw(
+            options.max_samples, options.seed) if options.verify or quantize else None
+        check_on = inputs if options.verify else None
         timings["load_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         phases.step("converting", 0)
+        original = model.SerializeToString() if quantize else b""
         rows, converted = convert_model(model, options, partial(phases.step, "converting")), model
         timings["convert_s"] = time.perf_counter() - t1
+        if quantize:
+            assert inputs is not None
+            phases.step("quantizing", 0)
+            converted, precision = _quantize(converted, original, inputs, options)
+            timings["quantize_s"] = time.perf_counter() - t1 - timings["convert_s"]
     t2 = time.perf_counter()
     phases.step("saving", 0)
     bytes_after = _save(converted, source, output, bytes_before)
@@ -66,10 +83,28 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
                           timings=timings)
     if auto is not None:
         report["auto"] = auto
+    if precision is not None:
+        report["precision"] = precision
+        mark_precision(report, precision)
     if report_path is not None:
         write_report(report, report_path)
     phases.step("verifying", 1, stage="done")
     return report
+
+
+def _quantize(converted, original: bytes, inputs: InputSet, options: ConvertOptions):
+    """A fixed method's rewrite at the precision asked for (``auto.precision_stage.for_fixed``)."""
+    metric = (options.metric, load_metric(options.metric)) if options.metric else None
+    model, section = for_fixed(converted, original, inputs, options, partial(_timed_pair, threads=options.threads),
+                               metric)
+    stamp_options(model, options)
+    return model, section
+
+
+def _timed_pair(first: bytes, second: bytes, feed: dict, threads: int | None = None) -> dict:
+    before, after, rounds = median_round([first, second], feed, threads, FIXED_CHECK_SECONDS, FIXED_CHECK_ROUNDS,
+                                         min_runs=10, max_runs=300)
+    return {"float_ms": before, "int8_ms": after, "ratio": after / before, "round_ratios": rounds}
 
 
 def _check_paths(source: str | Path, output: str | Path, report_path: str | Path | None) -> None:

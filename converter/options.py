@@ -15,10 +15,13 @@ from pathlib import Path
 from .errors import OptionError
 from .methods import METHODS
 from .metrics import BUILTIN, is_builtin
+from .precision import AUTO_PRECISION, FLOAT, PRECISIONS
 from .ranks import RankPolicy
 
 #: The method name that lets sepconv choose method and rank per layer (``converter.auto``).
 AUTO = "auto"
+#: The method name that rewrites no Conv (for int8 alone, with sepconv's budget, check and report).
+NONE = "none"
 #: Auto mode's budget on the relative L2 error of every model output, when none is given.
 DEFAULT_MAX_ERROR = 0.01
 
@@ -58,16 +61,28 @@ class ConvertOptions:
     metric: str | None = None
     max_metric_drop: float | None = None
     plot: str | None = None
+    #: float (the model's own), int8 (every layer ONNX Runtime can run in int8, after the rewrite),
+    #: or auto (per layer, within the budget; ``converter.auto.precision``)
+    precision: str = FLOAT
 
     @property
     def auto(self) -> bool:
         return self.method == AUTO
 
+    @property
+    def budgeted(self) -> bool:
+        """Whether a budget is searched within: auto mode, or precision chosen per layer."""
+        return self.auto or self.precision == AUTO_PRECISION
+
     def validate(self) -> RankPolicy:
         """Raise the first :class:`OptionError`; return the rank policy the options describe."""
-        choices = (*METHODS, AUTO)
+        choices = (*METHODS, AUTO, NONE)
         if self.method not in choices:
             raise OptionError("method", f"choose one of {', '.join(choices)}", repr(self.method))
+        if self.precision not in PRECISIONS:
+            raise OptionError("precision", f"choose one of {', '.join(PRECISIONS)}", repr(self.precision))
+        if self.method == NONE and self.precision == FLOAT:
+            raise OptionError("method", "none rewrites no Conv: it needs --precision int8 or auto", repr(self.method))
         if self.max_samples < 1:
             raise OptionError("max_samples", "must be at least 1", self.max_samples)
         if self.threads is not None and self.threads < 1:
@@ -83,11 +98,13 @@ class ConvertOptions:
         return RankPolicy.from_options(self.rank, self.energy, self.ratio)
 
     def _validate_auto(self) -> None:
-        if not self.auto:
+        if not self.auto and self.plot is not None:
+            raise OptionError("plot", "applies to method auto only", self.plot)
+        if not self.budgeted:
             for name, unset in (("max_error", (None, DEFAULT_MAX_ERROR)), ("max_accuracy_drop", (None,)),
-                                ("metric", (None,)), ("max_metric_drop", (None,)), ("plot", (None,))):
+                                ("metric", (None,)), ("max_metric_drop", (None,))):
                 if getattr(self, name) not in unset:
-                    raise OptionError(name, "applies to method auto only", getattr(self, name))
+                    raise OptionError(name, "applies to method auto or precision auto only", getattr(self, name))
             return
         if self.max_error is None and self.max_accuracy_drop is None and self.max_metric_drop is None:
             raise OptionError("max_error", "auto mode needs a budget: an output error, an accuracy drop, a metric "

@@ -87,6 +87,23 @@ def build_report(rows: list[dict], options: dict, verification: dict | None, *, 
     }
 
 
+def mark_precision(report: dict, precision: dict) -> None:
+    """Each layer's precision (int8 where all its nodes run in int8, mixed where some do) and the
+    multiplications at each precision, from the precision stage's section."""
+    int8 = set(precision.get("int8_nodes") or []) if precision.get("chosen") != "float" else set()
+    by: dict[str, int] = {"int8": 0, "float": 0}
+    for row in report["layers"]:
+        nodes = row["new_nodes"] or [row["name"]]
+        inside = sum(n in int8 for n in nodes)
+        row["precision"] = "int8" if inside == len(nodes) else "mixed" if inside else "float"
+        macs = row["macs_after"] or 0
+        if row["precision"] == "mixed":  # a pair's share by its nodes is not known here: count it float
+            by["float"] += macs
+        else:
+            by[row["precision"]] += macs
+    report["totals"]["conv_macs_by_precision"] = by
+
+
 def write_report(report: dict, path: str | Path) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)

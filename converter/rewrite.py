@@ -11,8 +11,8 @@ import onnx
 from .analysis import analyse
 from .errors import SepconvError
 from .methods import METHODS
-from .options import ConvertOptions
-from .plan import apply, decide
+from .options import NONE, ConvertOptions
+from .plan import Decision, apply, decide
 from .report import layer_row
 from .version import __version__
 
@@ -22,10 +22,12 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions,
     """Rewrite the model in place with ``options.method``; return one report row per Conv.
     ``layer_done(done, total)`` hears each finished layer."""
     policy = options.validate()
-    method = METHODS[options.method]
     mg, layers = analyse(model, options.input_shapes, load_weights=False)
     if not layers:
         raise SepconvError("the model has no Conv node to convert", kind="no_conv")
+    if options.method == NONE:
+        return [layer_row(Decision(la, reason="kept: --method none rewrites no Conv"), []) for la in layers]
+    method = METHODS[options.method]
     rows: list[dict] = [{}] * len(layers)
     # largest weights first: their SVD workspace is the peak, and fewer new factors are held by then
     for done, i in enumerate(sorted(range(len(layers)), key=lambda k: -prod(layers[k].weight_shape)), start=1):

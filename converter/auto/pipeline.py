@@ -25,6 +25,7 @@ from ..methods import Candidate, Emitted
 from ..metrics import load_metric
 from ..modelio import opset_version
 from ..options import ConvertOptions
+from ..precision import FLOAT
 from ..progress import Phases
 from ..rewrite import stamp
 from ..timing import median_ms, median_round
@@ -33,12 +34,13 @@ from .allocate import Evaluator, LayerPlan, build_model, greedy_path
 from .calibration import calibrate
 from .context import measure_context
 from .latency import LatencyCache, resolved_threads
+from .precision_stage import Picked, Start, choose
 from .search import Budget, PathModels, measure_sensitivities, refit_gap, search, trade_off_curve
 from .split import RANDOM_SAMPLES, head, split
 
 #: Auto mode's phases and their shares of its progress.
 AUTO_SHARES = {"fitting candidates": 4, "timing candidates": 3, "timing in the model": 2, "searching": 4,
-               "checking": 1}
+               "checking": 1, "quantizing": 3}
 #: The least share of the original's time a rewrite must save, measured whole, to be handed out:
 #: below it the gain is within timing noise and the error it costs buys nothing sure.
 MIN_GAIN = 0.03
@@ -71,6 +73,7 @@ class AutoOutcome:
     rows: list[dict]
     section: dict
     held_out: InputSet
+    precision: dict | None = None  # the precision stage's section (None: float was asked for)
 
 
 def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[str, np.ndarray] | None,
@@ -136,17 +139,40 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     phases.step("checking", 0)
     if reason is None:
         auto["calibration"] = calibrate(models, curve, found.step, orig_bytes, feed, threads)
-        latency.update(_whole_latency(orig_bytes, converted.SerializeToString(), feed, threads))
+        latency.update(_whole_latency(orig_bytes, converted.SerializeToString(), feed=feed, threads=threads))
         before, after = latency["before_ms"], latency["after_ms"]
         if not after < before * (1.0 - MIN_GAIN):
             reason = (f"the converted model was not measurably faster end to end ({after:.3f} ms against "
                       f"{before:.3f} ms; a rewrite must save at least {MIN_GAIN:.0%}, more than timing noise)")
-    _lap(timings, "check_s", t)
-    return _outcome(model, options, layers, plans, reasons, choice if reason is None else {}, auto,
-                    Verdict(reason, latency, curve, found.step, found.held_score), parts.held)
+    t = _lap(timings, "check_s", t)
+    verdict, picked = Verdict(reason, latency, curve, found.step, found.held_score), None
+    if options.precision != FLOAT:
+        phases.step("quantizing", 0)
+        picked = _precision(model, models, found.step, orig_bytes, parts, budget, options, metric, feed,
+                            latency["ratio"] if reason is None else None)
+        verdict, choice = _precision_verdict(verdict, choice, picked)
+        _lap(timings, "precision_s", t)
+    return _outcome(model, options, layers, plans, reasons, choice if verdict.reason is None else {}, auto,
+                    verdict, parts.held, picked)
 
 
-def _whole_latency(original: bytes, converted: bytes, feed: dict, threads: int | None) -> dict:
+def _precision(model: onnx.ModelProto, models: PathModels, step: int, orig_bytes: bytes, parts, budget: Budget,
+               options: ConvertOptions, metric, feed: dict, float_ratio: float | None) -> Picked:
+    """int8 built on the chosen float model, on one half way along the path, and on the original."""
+    starts = [Start(k, *models.at(k)) if k else Start(0, {}, model) for k in sorted({step, step // 2, 0}, reverse=True)]
+    return choose(starts, orig_bytes, parts.fit, parts.held, budget, options, metric, feed,
+                  partial(_whole_latency, orig_bytes, feed=feed, threads=options.threads), float_ratio, MIN_GAIN)
+
+
+def _precision_verdict(verdict: Verdict, choice: dict, picked: Picked) -> tuple[Verdict, dict]:
+    """The verdict and choice of the int8 model the precision stage picked (as they were where none)."""
+    if picked.quantized is None or picked.start is None:
+        return verdict, choice
+    return Verdict(None, picked.latency or {}, verdict.curve, picked.start.step, picked.quantized.held), \
+        picked.start.choice
+
+
+def _whole_latency(original: bytes, converted: bytes, *, feed: dict, threads: int | None) -> dict:
     """The check's timing: WHOLE_ROUNDS rounds of new sessions, interleaved; the median round's
     milliseconds and ratio, and every round's ratio."""
     before, after, ratios = median_round([original, converted], feed, threads, WHOLE_SECONDS, WHOLE_ROUNDS,
@@ -157,13 +183,16 @@ def _whole_latency(original: bytes, converted: bytes, feed: dict, threads: int |
 
 def _outcome(model: onnx.ModelProto, options: ConvertOptions, layers: list[ConvLayer], plans: list[LayerPlan],
              reasons: dict[int, str], choice: dict[int, Candidate], auto: dict, result: Verdict,
-             held: InputSet) -> AutoOutcome:
-    """The final model (rebuilt from the choice, stamped) and the report's rows and section."""
+             held: InputSet, picked: Picked | None = None) -> AutoOutcome:
+    """The final model (rebuilt from the choice, or the int8 one picked; stamped) and the report's
+    rows and section."""
     accepted = result.reason is None
     emitted: dict[int, Emitted] = {}
     final = None
     if accepted:
         final = build_model(model, layers, choice, emitted)
+        if picked is not None and picked.quantized is not None:
+            final = picked.quantized.model
         stamp(final, options)
     auto.update(accepted=accepted, reason=result.reason, latency=result.latency, curve=result.curve)
     auto["chosen"] = section.chosen_point(result.step if accepted else 0, choice, result.curve,
@@ -173,7 +202,9 @@ def _outcome(model: onnx.ModelProto, options: ConvertOptions, layers: list[ConvL
         from .plot import plot_curve
         auto["plot"] = plot_curve(result.curve, auto["chosen"], options.max_error, options.plot)
     rows = section.layer_rows(layers, reasons, plans, choice, emitted, accepted)
-    return AutoOutcome(final, rows, auto, held)
+    if picked is not None:
+        auto["precision"] = picked.section
+    return AutoOutcome(final, rows, auto, held, picked.section if picked is not None else None)
 
 
 def _header(options: ConvertOptions, everything: InputSet, split_section: dict, threads: int | None, batch: int,

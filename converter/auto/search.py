@@ -63,6 +63,18 @@ class Budget:
         return self.max_metric_drop is None or metric is None or \
             metric["drop"] <= self.max_metric_drop * margin + 1e-12
 
+    def usage(self, score: dict) -> float:
+        """The share of the budget a score uses: its worst bound's value over the bound (inf with new
+        non-finite values); ranks scores that all meet, or all break, the budget."""
+        if score["nonfinite"]:
+            return float("inf")
+        shares = [score["max_error"] / self.max_error] if self.max_error is not None else []
+        if self.max_accuracy_drop is not None and score["accuracy_drop"] is not None:
+            shares.append(max(score["accuracy_drop"], 0.0) / max(self.max_accuracy_drop, 1e-9))
+        if self.max_metric_drop is not None and score.get("metric") is not None:
+            shares.append(max(score["metric"]["drop"], 0.0) / max(self.max_metric_drop, 1e-12))
+        return max(shares, default=score["max_error"])
+
     def describe(self) -> str:
         parts = ([f"max error {self.max_error:g}"] if self.max_error is not None else []) + (
             [f"max accuracy drop {self.max_accuracy_drop:g} points"] if self.max_accuracy_drop is not None else []) + (

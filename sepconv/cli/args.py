@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from sepconv.converter import METHODS, ConvertOptions, budget_max_error, parse_input_shapes
+from sepconv.converter import METHODS, PRECISIONS, ConvertOptions, budget_max_error, parse_input_shapes
 
 
 def add_shape_args(p: argparse.ArgumentParser) -> None:
@@ -27,9 +27,14 @@ def input_shapes(args: argparse.Namespace) -> dict[str, list[int]]:
 
 def add_convert_args(p: argparse.ArgumentParser) -> None:
     """Every ConvertOptions field as a flag: convert and batch take the same options."""
-    p.add_argument("--method", default="depthwise", choices=[*METHODS, "auto"],
+    p.add_argument("--method", default="depthwise", choices=[*METHODS, "auto", "none"],
                    help="depthwise: depthwise + pointwise; spatial: k x 1 then 1 x k; auto: chosen per layer "
-                        "from data and measured latency (default: depthwise)")
+                        "from data and measured latency; none: no Conv rewritten (for --precision alone) "
+                        "(default: depthwise)")
+    p.add_argument("--precision", default="float", choices=list(PRECISIONS),
+                   help="float: as the model is; int8: every layer ONNX Runtime can run in int8, after the "
+                        "rewrite, calibrated on --data; auto: int8 per layer within the budget (--max-error ...), "
+                        "kept only where it measures faster (default: float)")
     pol = p.add_mutually_exclusive_group()
     pol.add_argument("--rank", help="terms kept per layer: N, or 'full' for the exact rank")
     pol.add_argument("--energy", type=float, help="smallest rank keeping this fraction of squared singular values")
@@ -69,7 +74,7 @@ def options_from_args(args: argparse.Namespace) -> ConvertOptions:
         verify=not args.no_verify, max_samples=args.max_samples, seed=args.seed, threads=args.threads,
         max_error=max_error,
         max_accuracy_drop=args.max_accuracy_drop, metric=args.metric, max_metric_drop=args.max_metric_drop,
-        plot=args.plot,
+        plot=args.plot, precision=args.precision,
     )
 
 

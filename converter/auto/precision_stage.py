@@ -1,0 +1,122 @@
+"""Which precision a conversion hands out: int8 built on float candidates, each timed whole.
+
+Auto mode hands this stage the float models it would consider, latest first: the one its search
+chose, one half way along its path, the original. A factorization the budget fully spent leaves
+no room for int8's error, while fewer rewrites may leave enough, so each start gets its own int8
+layers within the whole budget (``precision.within_budget``). Every int8 candidate is timed
+against the original briefly; the fastest gets the whole-model check that float results get
+(``check``), and is handed out only where it saves at least ``min_gain`` of the original's time
+and beats the float result's measured ratio. A model the quantizer cannot take keeps the float
+result, with the quantizer's reason in the report.
+
+The fixed methods use ``for_fixed``: ``--precision int8`` quantizes every node; ``auto`` keeps
+nodes float within the budget and hands out int8 only where it measured faster than the float model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import onnx
+
+from ..data import InputSet
+from ..errors import SepconvError
+from ..options import ConvertOptions
+from ..precision import AUTO_PRECISION, FLOAT
+from ..timing import median_ms
+from .precision import INT8, Quantized, every_layer, within_budget
+from .search import Budget
+from .split import split
+
+#: Seconds each int8 candidate is timed against the original before the fastest is checked whole.
+CANDIDATE_SECONDS = 1.0
+
+
+@dataclass
+class Start:
+    """A float model the stage may build int8 on: its step on auto mode's path and choice there."""
+
+    step: int
+    choice: dict
+    model: onnx.ModelProto
+
+
+@dataclass
+class Picked:
+    """The stage's answer: the int8 model and the start it came from (None: the float result
+    stands), its whole-model latency, and the report's ``precision`` section."""
+
+    quantized: Quantized | None
+    start: Start | None
+    latency: dict | None
+    section: dict
+
+
+def choose(starts: list[Start], original: bytes, fit: InputSet, held: InputSet, budget: Budget, options: ConvertOptions,
+           metric, feed: dict, check: Callable[[bytes], dict], float_ratio: float | None, min_gain: float) -> Picked:
+    """The fastest int8 model within the budget, or the float result with the reason."""
+    section: dict = {"requested": options.precision, "chosen": FLOAT, "starts": [], "reason": None}
+    best: tuple[float, Start, Quantized] | None = None
+    for start in starts:
+        try:
+            q = within_budget(start.model, original, fit, held, budget, options.threads, metric,
+                              fallback=options.precision == AUTO_PRECISION)
+        except SepconvError as exc:
+            section["reason"] = str(exc)
+            return Picked(None, None, None, section)
+        row = {"step": start.step, "int8_nodes": len(q.int8_nodes) if q else 0,
+               "float_nodes": len(q.float_nodes) if q else None,
+               "held_out": q.section()["held_out"] if q else None, "timed_ratio": None}
+        section["starts"].append(row)
+        if q is None:
+            continue
+        before, after = median_ms([original, q.model.SerializeToString()], feed, options.threads, CANDIDATE_SECONDS,
+                                  min_runs=5, max_runs=200)
+        row["timed_ratio"] = after / before
+        if best is None or row["timed_ratio"] < best[0]:
+            best = (row["timed_ratio"], start, q)
+    if best is None:
+        section["reason"] = f"no layer could run in int8 within the budget ({budget.describe()}) on the held-out data"
+        return Picked(None, None, None, section)
+    _, start, q = best
+    latency = check(q.model.SerializeToString())
+    bar = (1.0 - min_gain) if float_ratio is None else min(1.0 - min_gain, float_ratio)
+    section.update(q.section())
+    if not latency["ratio"] < bar:
+        section["reason"] = (f"int8 was not measurably faster: {latency['ratio']:.3f} of the original's time "
+                             f"against {bar:.3f} needed")
+        return Picked(None, None, None, section)
+    section["chosen"] = INT8 if not q.float_nodes else "mixed"
+    return Picked(q, start, latency, section)
+
+
+def for_fixed(converted: onnx.ModelProto, original: bytes, inputs: InputSet, options: ConvertOptions,
+              check: Callable[[bytes, bytes, dict], dict], metric=None) -> tuple[onnx.ModelProto, dict]:
+    """A fixed method's rewrite at ``options.precision``: every node int8, or within the budget
+    (``metric``: the user's, loaded). ``check(float_bytes, int8_bytes, feed)`` times the two against
+    each other (precision auto only)."""
+    batch = inputs.batch if inputs.fixed else 1
+    parts = split(inputs, options.seed, batch)
+    section: dict = {"requested": options.precision, "chosen": INT8, "reason": None}
+    if options.precision != AUTO_PRECISION:
+        q = every_layer(converted, original, parts.fit, parts.held, options.threads)
+        section.update(q.section())
+        return q.model, section
+    budget = Budget(options.max_error, options.max_accuracy_drop, options.max_metric_drop)
+    try:
+        q = within_budget(converted, original, parts.fit, parts.held, budget, options.threads, metric)
+    except SepconvError as exc:  # under auto, a model the quantizer cannot take stays float, with the reason
+        section.update(chosen=FLOAT, reason=str(exc))
+        return converted, section
+    if q is None:
+        section.update(chosen=FLOAT, reason=f"no layer could run in int8 within the budget ({budget.describe()})")
+        return converted, section
+    section.update(q.section())
+    feed = {k: v[:batch] for k, v in parts.held.arrays.items()}
+    section["latency"] = timed = check(converted.SerializeToString(), q.model.SerializeToString(), feed)
+    if not timed["ratio"] < 1.0:
+        section.update(chosen=FLOAT, reason=f"int8 measured {timed['ratio']:.3f} of the float model's time")
+        return converted, section
+    section["chosen"] = INT8 if not q.float_nodes else "mixed"
+    return q.model, section
