@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from fastapi import Depends, FastAPI
 from sepconv.converter import __version__
 
-from . import errors
+from .. import errors
+from ..settings import Settings
+from ..wiring import Services
 from .routes import benchmarks, datasets, health, jobs, models, web
 from .security import require_api_key
-from .settings import Settings
-from .wiring import Services
 
 log = logging.getLogger("sepconv.service")
 
