@@ -12,7 +12,7 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
     """Start uvicorn (one process; ``workers`` is the size of the conversion worker pool)."""
     import uvicorn
 
-    from .app import create_app
+    from .http.app import create_app
 
     settings = Settings.from_env().with_overrides(host=host, port=port, workers=workers, data_dir=data_dir)
     if settings.workers < 1:

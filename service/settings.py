@@ -13,7 +13,7 @@ from platformdirs import user_data_dir
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .memory_limit import MIN_MB, default_job_memory_mb
+from .embedded.memory_limit import MIN_MB, default_job_memory_mb
 
 GIB = 1024 ** 3
 ENV_PREFIX = "SEPCONV_"

@@ -6,14 +6,14 @@ together; everything else gets what it uses from here.
 
 from __future__ import annotations
 
-from .artifacts import Artifacts
-from .blob_store import open_blob_store
-from .job_queue import JobQueue
-from .retention import Retention
+from .embedded.worker_pool import ProcessRunner, Runner
+from .jobs.job_queue import JobQueue
+from .jobs.validator import Validator
 from .settings import Settings
-from .sqlite_store import SqliteStore
-from .validator import Validator
-from .worker_pool import ProcessRunner, Runner
+from .storage.artifacts import Artifacts
+from .storage.blob_store import open_blob_store
+from .storage.retention import Retention
+from .storage.sqlite_store import SqliteStore
 
 
 class Services:
@@ -36,7 +36,7 @@ class Services:
     def _runner(self, settings: Settings) -> Runner:
         """The embedded worker pool, or Celery workers on other machines when a broker is set."""
         if settings.broker_url:
-            from .celery_runner import CeleryRunner  # imports celery only when it is used
+            from .scaleout.celery_runner import CeleryRunner  # imports celery only when it is used
 
             return CeleryRunner(settings.broker_url, settings.job_timeout_s,
                                 on_start=self.db.mark_running, on_progress=self.db.set_progress)

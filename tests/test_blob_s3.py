@@ -9,8 +9,8 @@ import os
 import tracemalloc
 
 import pytest
-from sepconv.service.blob_backends import S3Blobs
-from sepconv.service.blob_store import BlobStore
+from sepconv.service.storage.blob_backends import S3Blobs
+from sepconv.service.storage.blob_store import BlobStore
 from service_fixtures import Moto, Redis, Server, Worker, conv_model, upload, wait_job
 
 

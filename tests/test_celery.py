@@ -95,7 +95,7 @@ def test_worker_killed_mid_conversion(stack, client):
 def test_second_delivery_of_a_finished_job(stack, client):
     """The same message again after the job succeeded: the worker answers the stored result at once,
     runs nothing, and the API's record and models stay as they were."""
-    from sepconv.service.celery_app import JOB_TASK, make_celery
+    from sepconv.service.scaleout.celery_app import JOB_TASK, make_celery
 
     mid = _model(client, 5, hw=16)
     job_id = client.post(f"/v1/models/{mid}/conversions", json={"rank": 1}).json()["id"]
@@ -273,7 +273,7 @@ def test_stale_scratch_cleared(tmp_path):
     """A worker starting clears what this host's killed pool processes left, not live ones or other hosts'."""
     import socket
 
-    from sepconv.service.celery_worker import _clear_stale_scratch
+    from sepconv.service.scaleout.celery_worker import _clear_stale_scratch
 
     host = socket.gethostname()
     dead = 4_000_000  # above pid_max: no such process

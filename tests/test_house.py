@@ -1,5 +1,6 @@
 """The project's structural guard: no import cycle among its own modules, no function over 80 lines,
-and one top-level import name, ``sepconv``, in the distribution.
+and one top-level import name, ``sepconv``, in the distribution, which holds every module and the web
+page's files.
 
 Modules are named as in the source tree: ``converter.x``, ``service.y``, ``sepconv.cli.z``; the installed
 ``sepconv.converter`` and ``sepconv.service`` are the same modules. Every import statement counts, in a
@@ -131,10 +132,10 @@ def long_functions(root: Path, folders, limit: int = MAX_LINES) -> list[str]:
     return out
 
 
-def top_level_names(root: Path, tmp: Path) -> set[str]:
-    """Top-level entries the distribution installs: of its wheel (pip wheel, offline, no build isolation) or,
-    where this setuptools cannot build wheels (before 70.1, without the ``wheel`` package), of ``build_py``'s
-    output, which is what a wheel packs."""
+def built_files(root: Path, tmp: Path) -> set[str]:
+    """The files the distribution installs, as paths like ``sepconv/cli/main.py``: of its wheel (pip wheel,
+    offline, no build isolation) or, where this setuptools cannot build wheels (before 70.1, without the
+    ``wheel`` package), of ``build_py``'s output, which is what a wheel packs."""
     src = tmp / "src"
     anywhere = shutil.ignore_patterns("__pycache__", "*.egg-info", ".*_cache", ".hypothesis")
     at_root = shutil.ignore_patterns(".git", ".venv*", "venv", "build", "dist", "out", "tmp")
@@ -155,10 +156,23 @@ def top_level_names(root: Path, tmp: Path) -> set[str]:
     wheels = list(out.glob("*.whl"))
     if wheels:
         assert len(wheels) == 1, wheels
-        names = {n.split("/")[0] for n in zipfile.ZipFile(wheels[0]).namelist()}
-    else:
-        names = {p.name for p in out.iterdir()}
-    return {n for n in names if not n.endswith(".dist-info")}
+        return {n for n in zipfile.ZipFile(wheels[0]).namelist() if not n.endswith("/")}
+    return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+
+
+def top_level_names(files: set[str]) -> set[str]:
+    """The top-level entries among installed files (the ``.dist-info`` aside)."""
+    return {n.split("/")[0] for n in files} - {n.split("/")[0] for n in files if ".dist-info/" in n}
+
+
+def source_files(root: Path) -> set[str]:
+    """What the distribution must install, as installed paths: every module of ``converter``, ``service`` and
+    ``sepconv``, the report's schema and the web page's files."""
+    out = {f"sepconv/{p.relative_to(root).as_posix()}" for pkg in MAPPED for p in (root / pkg).rglob("*.py")}
+    out |= {p.relative_to(root).as_posix() for p in (root / "sepconv").rglob("*.py")}
+    out |= {f"sepconv/{p.relative_to(root).as_posix()}" for p in (root / "service" / "http" / "static").rglob("*")
+            if p.is_file()}
+    return out | {"sepconv/converter/report_schema.json"}
 
 
 def can_build_wheels() -> bool:
@@ -184,8 +198,20 @@ def test_no_long_function():
     assert not offenders, f"functions over {MAX_LINES} lines:\n" + "\n".join(offenders)
 
 
-def test_distribution_installs_only_sepconv(tmp_path):
-    assert top_level_names(ROOT, tmp_path) == {"sepconv"}
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> set[str]:
+    return built_files(ROOT, tmp_path_factory.mktemp("dist"))
+
+
+def test_distribution_installs_only_sepconv(built):
+    assert top_level_names(built) == {"sepconv"}
+
+
+def test_distribution_installs_every_module_and_the_web_page(built):
+    """The packages list in pyproject.toml is explicit: a subpackage left out of it would be missing here."""
+    expected = source_files(ROOT)
+    assert len(expected) > 60 and "sepconv/service/http/static/index.html" in expected
+    assert not expected - built, f"not in the distribution: {sorted(expected - built)}"
 
 
 def test_version_is_the_distribution_version():
@@ -267,4 +293,4 @@ def test_top_level_names_of_a_project(tmp_path):
         "sepconv/__init__.py": "",
         "helpers/__init__.py": "",
     })
-    assert top_level_names(project, tmp_path / "work") == {"sepconv", "helpers"}
+    assert top_level_names(built_files(project, tmp_path / "work")) == {"sepconv", "helpers"}

@@ -13,7 +13,7 @@ import numpy as np
 import psutil
 import pytest
 from bombs import npz_bomb
-from sepconv.service import memory_limit
+from sepconv.service.embedded import memory_limit
 from sepconv.service.settings import Settings
 from service_fixtures import Server, conv_model, npz_bytes, upload, wait_job
 

@@ -8,8 +8,8 @@ import time
 
 import psutil
 import pytest
-from sepconv.service.tasks import TASKS
-from sepconv.service.worker_pool import ProcessRunner, TaskError
+from sepconv.service.embedded.worker_pool import ProcessRunner, TaskError
+from sepconv.service.jobs.tasks import TASKS
 from service_fixtures import Server, alive, conv_model, upload
 
 

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.concurrency is not None and args.concurrency < 1:
         raise SepconvError("--concurrency: must be at least 1")
     try:
-        from sepconv.service.celery_worker import run_worker
+        from sepconv.service.scaleout.celery_worker import run_worker
         from sepconv.service.settings import Settings
     except ImportError as exc:
         raise SepconvError(f"the worker needs its extra: pip install 'sepconv[service]' ({exc})") from None

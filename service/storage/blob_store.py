@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..settings import Settings
     from .blob_backends import S3Blobs
-    from .settings import Settings
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 

@@ -17,8 +17,8 @@ from sepconv.converter import first_line
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
+from ..errors import ApiError
 from .blob_store import BlobStore, Incoming, TooLarge
-from .errors import ApiError
 
 #: room for multipart boundaries and part headers on top of the file itself
 _ENVELOPE = 64 * 1024

@@ -1,7 +1,7 @@
 """The worker process's side of :mod:`.worker_pool`: run one task at a time, answer over the pipe.
 
 Every failure becomes a message (``("error", kind, text)``), never a traceback; the worker exits
-by itself when the server that started it is gone. The tasks are :data:`.tasks.TASKS`, plus those
+by itself when the server that started it is gone. The tasks are :data:`~sepconv.service.jobs.tasks.TASKS`, plus those
 of a module named by the pool (tests use that for tasks that sleep or crash).
 
 Jobs run under the pool's memory limit (:mod:`.memory_limit`); a job past it fails with kind
@@ -52,7 +52,7 @@ def exit_with_parent(parent_pid: int, interval: float = PARENT_CHECK_S) -> None:
 
 def task_table(extra_tasks: str | None) -> dict[str, Task]:
     """The production tasks, plus the ``TASKS`` of the module ``extra_tasks`` names."""
-    from . import tasks  # imports onnx, onnxruntime and the converter once, before the first job
+    from ..jobs import tasks  # imports onnx, onnxruntime and the converter once, before the first job
 
     table = dict(tasks.TASKS)
     if extra_tasks:

@@ -10,11 +10,11 @@ import logging
 from concurrent.futures import Future
 from pathlib import Path
 
-from .artifacts import Artifacts
-from .blob_store import BlobStore
-from .errors import ApiError, not_found
-from .sqlite_store import SqliteStore
-from .worker_pool import Runner, TaskError
+from ..embedded.worker_pool import Runner, TaskError
+from ..errors import ApiError, not_found
+from ..storage.artifacts import Artifacts
+from ..storage.blob_store import BlobStore
+from ..storage.sqlite_store import SqliteStore
 
 log = logging.getLogger("sepconv.service")
 

@@ -6,8 +6,8 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from ...wiring import Services
 from ..schemas import ERRORS, JobOut, JobPage
-from ..wiring import Services
 from . import services
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERRORS)

@@ -12,8 +12,8 @@ import numpy as np
 import onnx
 from sepconv.converter import ConvertOptions, Limits, OptionError, TooLarge, format_shape, input_shapes
 
-from .artifacts import Artifacts
-from .errors import ApiError
+from ..errors import ApiError
+from ..storage.artifacts import Artifacts
 from .schemas import BenchmarkRequest, ConversionRequest
 
 #: How the API names an entry of a dict option: input_shapes['x'].

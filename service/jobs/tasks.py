@@ -30,7 +30,7 @@ from sepconv.converter import (
 )
 from sepconv.converter import benchmark as run_benchmark
 
-from .blob_store import sha256_file
+from ..storage.blob_store import sha256_file
 
 Progress = Callable[[str, float | None], None]
 

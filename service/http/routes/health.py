@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from ..wiring import Services
+from ...wiring import Services
 from . import services
 
 router = APIRouter(tags=["health"])

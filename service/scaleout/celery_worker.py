@@ -1,7 +1,7 @@
 """What ``sepconv worker`` runs: a Celery worker (prefork pool) that runs the service's tasks.
 
-The tasks are the embedded pool's own (:data:`.tasks.TASKS`, answered through
-:func:`.worker._answer`, so failures read the same). A message holds sha256 keys; the worker
+The tasks are the embedded pool's own (:data:`~sepconv.service.jobs.tasks.TASKS`, answered through
+:func:`~sepconv.service.embedded.worker._answer`, so failures read the same). A message holds sha256 keys; the worker
 turns them into files of its own (the shared data directory, or downloads from the object
 store), and files a conversion's output in the blob store before it answers, so the API only
 records it. Workers never open the API's database: the result goes back through the broker.
@@ -25,10 +25,10 @@ from pathlib import Path
 from celery import Celery, Task
 from celery.signals import worker_process_init
 
-from . import worker
-from .blob_store import BlobStore, open_blob_store
+from ..embedded import worker
+from ..settings import Settings
+from ..storage.blob_store import BlobStore, open_blob_store
 from .celery_app import CANCEL_KEY, JOB_TASK, make_celery
-from .settings import Settings
 
 log = logging.getLogger("sepconv.service.worker")
 
@@ -165,7 +165,7 @@ def _process_init(**_: object) -> None:
         return
     _table()
     try:
-        from . import memory_limit  # the per-job memory limit (SEPCONV_JOB_MEMORY_MB), as the embedded pool's
+        from ..embedded import memory_limit  # the per-job memory limit (SEPCONV_JOB_MEMORY_MB), as the embedded pool's
     except ImportError:
         return
     memory_limit.apply_job_memory_limit(memory_limit.job_memory_mb(processes=_state.get("concurrency", 1)))
@@ -181,7 +181,7 @@ def run_worker(settings: Settings, queues: list[str], concurrency: int) -> None:
     register(app, settings)
     _state["concurrency"] = concurrency
     with contextlib.suppress(ImportError):
-        from .memory_limit import job_memory_mb
+        from ..embedded.memory_limit import job_memory_mb
 
         job_memory_mb(processes=concurrency)  # a bad SEPCONV_JOB_MEMORY_MB stops the worker here, in one line
     app.worker_main(["worker", "-Q", ",".join(queues), "-c", str(concurrency), "-P", "prefork",

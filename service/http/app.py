@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from fastapi import Depends, FastAPI
 from sepconv.converter import __version__
 
-from . import errors
+from .. import errors
+from ..settings import Settings
+from ..wiring import Services
+from . import docs
 from .routes import benchmarks, datasets, health, jobs, models, web
 from .security import require_api_key
-from .settings import Settings
-from .wiring import Services
 
 log = logging.getLogger("sepconv.service")
 
@@ -43,11 +44,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # follow with or without the method and body) would hide the mistake: answer a JSON 404/405
     app = FastAPI(title="sepconv", version=__version__, lifespan=lifespan, redirect_slashes=False,
                   description="Upload ONNX CNNs, factorize their Conv layers, benchmark and download them. "
-                              "Errors are JSON: {error, message, status}.")
+                              "Errors are JSON: {error, message, status}.",
+                  docs_url=None, redoc_url=None)  # docs.install serves them, offline
     errors.install(app)
     secured = [Depends(require_api_key)]
     for r in (models.router, datasets.router, jobs.router, benchmarks.router):
         app.include_router(r, dependencies=secured)
     app.include_router(health.router)
+    docs.install(app)  # /docs and /redoc with their assets from this server, open like the health checks
     app.include_router(web.router)  # the web page at /, open like the health checks (its data needs the key)
     return app

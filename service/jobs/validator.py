@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-from .errors import KIND_STATUS, ApiError
-from .sqlite_store import new_id
-from .worker_pool import Runner, TaskError
+from ..embedded.worker_pool import Runner, TaskError
+from ..errors import KIND_STATUS, ApiError
+from ..storage.sqlite_store import new_id
 
 
 class Validator:

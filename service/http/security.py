@@ -10,7 +10,7 @@ import hmac
 
 from fastapi import Request
 
-from .errors import ApiError
+from ..errors import ApiError
 
 
 async def require_api_key(request: Request) -> None:

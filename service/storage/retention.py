@@ -10,8 +10,8 @@ import asyncio
 import logging
 import time
 
+from ..errors import ApiError
 from .artifacts import Artifacts
-from .errors import ApiError
 from .sqlite_store import SqliteStore
 
 log = logging.getLogger("sepconv.service")

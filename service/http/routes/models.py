@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
-from ..errors import not_found
+from ...errors import not_found
+from ...storage.uploads import UPLOAD_DOC, receive
+from ...wiring import Services
 from ..request_checks import check_conversion
 from ..schemas import ERRORS, ConversionRequest, JobOut, ModelOut, ModelPage
-from ..uploads import UPLOAD_DOC, receive
-from ..wiring import Services
 from . import created, services
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERRORS)

@@ -12,11 +12,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import ApiError, not_found
+from ..jobs.validator import Validator
 from .blob_store import BlobStore
-from .errors import ApiError, not_found
 from .sqlite_store import InUse, SqliteStore
 from .uploads import Received
-from .validator import Validator
 
 #: the kinds of artifact, by table
 WHAT = {"models": "model", "datasets": "dataset"}

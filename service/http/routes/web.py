@@ -12,8 +12,8 @@ from pathlib import Path
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, JSONResponse
 
-from ..errors import ApiError
-from ..wiring import Services
+from ...errors import ApiError
+from ...wiring import Services
 from . import services
 
 STATIC = Path(__file__).resolve().parent.parent / "static"

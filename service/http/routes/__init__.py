@@ -1,4 +1,4 @@
-"""One router per resource; :mod:`sepconv.service.app` wires them together."""
+"""One router per resource; :mod:`sepconv.service.http.app` wires them together."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ..wiring import Services
+from ...wiring import Services
 
 
 def services(request: Request) -> Services:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from ...wiring import Services
 from ..request_checks import check_benchmark
 from ..schemas import ERRORS, BenchmarkRequest, JobOut
-from ..wiring import Services
 from . import created, services
 
 router = APIRouter(prefix="/v1/benchmarks", tags=["benchmarks"], responses=ERRORS)

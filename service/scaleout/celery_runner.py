@@ -1,4 +1,4 @@
-"""The :class:`~.worker_pool.Runner` for the scale-out: jobs on Celery workers through Redis.
+"""The :class:`~sepconv.service.embedded.worker_pool.Runner` for the scale-out: jobs on Celery workers through Redis.
 
 Chosen when SEPCONV_BROKER_URL is set; the routes, the job queue and the job store do not
 change. The API publishes a job (its id, the task name and a payload of sha256 keys) and a
@@ -10,7 +10,7 @@ and the blob store.
 Jobs outlive the API (``durable``): after a restart the job queue hands the jobs its store still
 has as queued or running to :meth:`CeleryRunner.resume`, which follows them again, and publishes
 only those that never reached the broker. A broker that cannot be reached makes :meth:`submit`
-raise :class:`~.job_queue.RunnerUnavailable` (the API answers 503), not hang. When the broker
+raise :class:`~sepconv.service.jobs.job_queue.RunnerUnavailable` (the API answers 503), not hang. When the broker
 restarts, the jobs it stranded on workers are put back in the queue (:mod:`.broker_rescue`).
 """
 
@@ -26,10 +26,10 @@ from typing import Any
 
 import redis
 
+from ..embedded.worker_pool import ProcessRunner, ProgressHook, StartHook, TaskError
+from ..jobs.job_queue import RunnerUnavailable
 from .broker_rescue import broker_started, rescue
 from .celery_app import CANCEL_KEY, JOB_TASK, KEEP_S, QUEUES, SENT_KEY, make_celery
-from .job_queue import RunnerUnavailable
-from .worker_pool import ProcessRunner, ProgressHook, StartHook, TaskError
 
 log = logging.getLogger("sepconv.service.jobs")
 

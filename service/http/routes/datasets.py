@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from ..errors import not_found
+from ...errors import not_found
+from ...storage.uploads import UPLOAD_DOC, receive
+from ...wiring import Services
 from ..schemas import ERRORS, DatasetOut, DatasetPage
-from ..uploads import UPLOAD_DOC, receive
-from ..wiring import Services
 from . import created, services
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=ERRORS)
