@@ -26,7 +26,7 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions,
     if not layers:
         raise SepconvError("the model has no Conv node to convert", kind="no_conv")
     if options.method == NONE:
-        return [layer_row(Decision(la, reason="kept: --method none rewrites no Conv"), []) for la in layers]
+        return [layer_row(Decision(la, reason="kept: method none rewrites no Conv"), []) for la in layers]
     method = METHODS[options.method]
     rows: list[dict] = [{}] * len(layers)
     # largest weights first: their SVD workspace is the peak, and fewer new factors are held by then

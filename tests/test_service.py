@@ -362,6 +362,30 @@ def test_auto_conversion(client):
         client.get(f"/v1/models/{mid}/file").content).graph.node)
 
 
+def test_int8_conversion(client):
+    """precision "int8" with method "none" through the API: the job quantizes every layer on the
+    uploaded data, the report says so, and the downloaded model is int8 (QDQ) and close."""
+    rng = np.random.default_rng(6)
+    mid = upload(client, "/v1/models", low_rank_model(channels=16, size=16).SerializeToString(), "q.onnx").json()["id"]
+    x = rng.standard_normal((16, 16, 16, 16)).astype(np.float32)
+    did = upload(client, "/v1/datasets", npz_bytes(x=x), "q.npz").json()["id"]
+    bad = client.post(f"/v1/models/{mid}/conversions", json={"method": "none"})
+    assert bad.status_code == 422 and "precision" in bad.json()["message"]
+    r = client.post(f"/v1/models/{mid}/conversions", json={"method": "none", "precision": "int8", "dataset_id": did})
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"], timeout=180)
+    assert job["state"] == "succeeded", job
+    report = job["result"]["report"]
+    assert report["options"]["precision"] == "int8" and report["precision"]["chosen"] == "int8"
+    assert all(row["precision"] == "int8" for row in report["layers"])
+    out = client.get(f"/v1/models/{job['result']['model_id']}/file")
+    assert out.status_code == 200
+    assert "QuantizeLinear" in {n.op_type for n in onnx.load_from_string(out.content).graph.node}
+    y0 = _run(client.get(f"/v1/models/{mid}/file").content, x[:4], "x")
+    y1 = _run(out.content, x[:4], "x")
+    assert 0 < np.linalg.norm(y1 - y0) / np.linalg.norm(y0) < 0.1
+
+
 def test_restart_finds_everything(server, client, state, runner):
     """Stop the server with a job running and one queued; after the restart every file and
     finished job is there, the running job failed as interrupted (with Celery: it went on on its

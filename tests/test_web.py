@@ -371,3 +371,24 @@ def test_with_an_api_key(tab, keyed_server, tmp_path):
     other.get_by_label("Key", exact=True).fill(KEY)
     other.get_by_label("Key", exact=True).press("Enter")
     other.locator("#model-list").get_by_text(MODEL.name, exact=True).wait_for()
+
+
+def test_int8_from_the_form(tab, server):
+    """Precision on the form: int8 alone (method none) on the uploaded digits; the result shows the
+    precision chosen, the multiplications in int8 and each layer's precision."""
+    page = tab(server)
+    upload_files(page)
+    page.get_by_role("heading", name=MODEL.name).wait_for()
+    form = page.locator("#convert-form")
+    form.get_by_label("Precision").select_option("int8")
+    convert_with_form(page, {}, method="none")
+    watch_progress(page, "06-job-int8")
+    result = page.locator("#precision-result")
+    result.wait_for()
+    text = result.inner_text()
+    assert "int8" in text and "Multiplications in int8" in text and "Calibration" in text
+    table = page.locator("table:has(caption:text('Per-layer decisions'))")
+    assert "Precision" in table.locator("thead").inner_text()
+    assert table.locator("tbody tr").count() == 5
+    assert all(cell == "int8" for cell in table.locator("tbody tr td:nth-child(8)").all_inner_texts())
+    shot(page, "07-result-int8", phone=True)

@@ -24,7 +24,11 @@ class _Request(BaseModel):
 class ConversionRequest(_Request):
     """The converter's options (see ``sepconv convert --help``) plus an optional dataset."""
 
-    method: Literal["depthwise", "spatial", "auto"] = "depthwise"
+    method: Literal["depthwise", "spatial", "auto", "none"] = Field(
+        "depthwise", description="none: no Conv rewritten (with precision int8 or auto)")
+    precision: Literal["float", "int8", "auto"] = Field(
+        "float", description="int8: every layer ONNX Runtime can run in int8, calibrated on the dataset; auto: int8 "
+                             "per layer within the budget, kept only where it measures faster")
     rank: Annotated[int, Field(ge=1)] | Literal["full"] | None = Field(
         None, description="terms kept per layer: a whole number or 'full' (default policy: ratio 0.5)")
     energy: float | None = Field(None, gt=0, le=1, description="smallest rank keeping this fraction of the energy")
@@ -39,8 +43,8 @@ class ConversionRequest(_Request):
                              "many of the data's samples, drawn with seed (the report says how many)")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     threads: int | None = Field(None, ge=1, le=256)
-    max_error: float | None = Field(None, gt=0, description="auto: output-error budget (default 0.01, or none "
-                                    "when max_accuracy_drop is given)")
+    max_error: float | None = Field(None, gt=0, description="auto (method or precision): output-error budget "
+                                    "(default 0.01, or none when max_accuracy_drop is given)")
     max_accuracy_drop: float | None = Field(None, ge=0)
     # the service never runs code from a request: built-in metrics only (the CLI also takes FILE.py:FUNCTION)
     metric: Annotated[str, Field(max_length=300, pattern=r"^(top1_agreement|detections:[^,]+,[^,]+)$")] | None = \

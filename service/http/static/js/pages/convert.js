@@ -22,8 +22,17 @@ function methodPart() {
   return field("method", "Method", select("method", [
     ["auto", "Auto: pick per layer within a budget (measures latency)"],
     ["depthwise", "Depthwise + pointwise"],
-    ["spatial", "Spatially separable (k×1 then 1×k)"]], "auto"),
+    ["spatial", "Spatially separable (k×1 then 1×k)"],
+    ["none", "None: keep every Conv (for int8 alone)"]], "auto"),
   "Auto mode tries both methods at several ranks on each layer and keeps what fits the budget.");
+}
+
+function precisionPart() {
+  return field("precision", "Precision", select("precision", [
+    ["float", "Float: as the model is"],
+    ["auto", "Auto: int8 per layer within the budget, only where it measures faster"],
+    ["int8", "int8: every layer ONNX Runtime can run in int8"]], "float"),
+  "int8 is calibrated on the dataset; auto keeps layers float where int8 would break the budget.");
 }
 
 function policyPart() {
@@ -34,7 +43,7 @@ function policyPart() {
 }
 
 function budgetPart() {
-  return h("fieldset", { class: "group", "data-for": "auto" }, h("legend", {}, "Budget (auto mode)"),
+  return h("fieldset", { class: "group", "data-for": "auto" }, h("legend", {}, "Budget (auto method or precision)"),
     field("max_error", "Max output error (relative L2)", text("max_error", { inputmode: "decimal", placeholder: "0.01" }),
       "Default 0.01 when no accuracy budget is given."),
     field("max_accuracy_drop", "Max accuracy drop (percentage points)",
@@ -83,10 +92,12 @@ function shapeValue(raw) {
 export function requestBody(form, model) {
   const v = (name) => form.elements[name].value;
   const body = { method: v("method"), verify: form.elements.verify.checked, force: form.elements.force.checked };
-  if (body.method === "auto") {
+  body.precision = v("precision");
+  if (body.method === "auto" || body.precision === "auto") {
     body.max_error = num(v("max_error"));
     body.max_accuracy_drop = num(v("max_accuracy_drop"));
-  } else if (v("policy")) {
+  }
+  if (body.method !== "auto" && body.method !== "none" && v("policy")) {
     const raw = v("policy_value").trim();
     body[v("policy")] = v("policy") === "rank" && raw === "full" ? "full" : num(raw);
   }
@@ -105,9 +116,10 @@ export function requestBody(form, model) {
 }
 
 function syncMethod(form) {
-  const auto = form.elements.method.value === "auto";
+  const method = form.elements.method.value;
+  const budgeted = method === "auto" || form.elements.precision.value === "auto";
   for (const fs of form.querySelectorAll("fieldset[data-for]")) {
-    const show = (fs.dataset.for === "auto") === auto;
+    const show = fs.dataset.for === "auto" ? budgeted : !["auto", "none"].includes(method);
     fs.hidden = !show;
     fs.disabled = !show;
   }
@@ -119,7 +131,7 @@ export function convertForm(model, datasets) {
   const formError = h("p", { class: "form-error", role: "alert", tabindex: "-1", hidden: true });
   const submit = h("button", { type: "submit", class: "primary" }, "Convert");
   const form = h("form", { class: "card convert", novalidate: true, id: "convert-form" },
-    formError, methodPart(), policyPart(), budgetPart(), layersPart(model), datasetPart(datasets),
+    formError, methodPart(), precisionPart(), policyPart(), budgetPart(), layersPart(model), datasetPart(datasets),
     h("div", { class: "actions" }, submit));
   form.addEventListener("change", () => syncMethod(form));
   form.addEventListener("submit", async (e) => {

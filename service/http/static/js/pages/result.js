@@ -35,6 +35,7 @@ function decisions(report) {
   // auto mode refits the last factor on data: its weight error says little (it can read above 1 for
   // a layer that is fine), so auto results show each layer's output error on the data instead
   const auto = Boolean(report.auto);
+  const fallbacks = new Map(((report.precision || {}).float_nodes || []).map((f) => [f.node, f.reason]));
   const rows = (report.layers || []).map((l) => [
     h("code", {}, l.name), h("span", { class: l.status === "rewritten" ? "ok" : "muted" }, l.status),
     l.method ? `${l.method}${l.rank ? ` r${l.rank}${l.full_rank ? `/${l.full_rank}` : ""}` : ""}` : "—",
@@ -42,10 +43,11 @@ function decisions(report) {
     `${fmt.int(l.params_before)} → ${fmt.int(l.params_after)}`,
     fmt.num(auto ? l.output_rel_error : l.weight_rel_error),
     l.energy_kept === null || l.energy_kept === undefined ? "—" : fmt.pct(l.energy_kept, 2),
-    l.reason || ""]);
+    l.precision || "float",
+    [l.reason || "", fallbacks.get(l.name) ? ` ${fallbacks.get(l.name)}` : ""]]);
   return scroller("Per-layer decisions", simpleTable({ caption: "Per-layer decisions",
     head: ["Layer", "Status", "Method, rank", "Multiplications", "Parameters", auto ? "Output error" : "Weight error",
-      "Energy kept", "Why"],
+      "Energy kept", "Precision", "Why"],
     rows, numeric: [3, 4, 5, 6] }));
 }
 
@@ -78,11 +80,27 @@ function autoPart(auto) {
     tradeoff(auto));
 }
 
+function precisionPart(p, totals) {
+  const by = (totals || {}).conv_macs_by_precision || {};
+  const cal = p.calibration || {};
+  const floats = p.float_nodes || [];
+  return h("section", { "aria-labelledby": "precision-title", id: "precision-result" },
+    h("h3", { id: "precision-title" }, "Precision"),
+    h("div", { class: "stats" },
+      stat("Precision", `${p.chosen}`, p.requested !== p.chosen ? `asked for ${p.requested}` : null),
+      stat("Multiplications in int8", fmt.macs(by.int8 ?? 0), `${fmt.macs(by.float ?? 0)} stay float`),
+      cal.method ? stat("Calibration", cal.method, cal.samples ? `on ${cal.samples} samples, chosen on held-out data` : null) : null,
+      stat("Layers kept float", String(floats.length), floats.length ? "their int8 error broke the budget" : null)),
+    p.reason ? h("p", { class: "muted", id: "precision-reason" }, `Kept float: ${p.reason}`) : null,
+    (p.notes || []).length ? h("ul", {}, p.notes.map((n) => h("li", {}, n))) : null);
+}
+
 export function conversionResult(job, ctx) {
   const report = job.result.report;
   return h("section", { "aria-labelledby": "result-title", class: "result" },
     h("h2", { id: "result-title" }, "Result"), totals(report), downloads(job, ctx),
     report.auto ? autoPart(report.auto) : null,
+    report.precision ? precisionPart(report.precision, report.totals) : null,
     h("h3", {}, "Verification"), verification(report),
     h("h3", {}, "Per-layer decisions"), decisions(report));
 }
