@@ -235,3 +235,17 @@ def test_main_in_process_error_is_one_line(tmp_path: Path, capsys: pytest.Captur
     from sepconv.cli.main import main
     assert main(["bench", str(small_conv_model(tmp_path / "m.onnx")), "--runs", "0"]) == 1
     assert capsys.readouterr().err == "sepconv: error: --runs and --threads must be at least 1, --warmup at least 0\n"
+
+
+def test_convert_int8_prints_each_layers_precision(tmp_path: Path) -> None:
+    out, rep = tmp_path / "q.onnx", tmp_path / "q.json"
+    proc = sepconv("convert", str(SAMPLES / "digits_small.onnx"), "-o", str(out), "--method", "none",
+                   "--precision", "int8", "--data", str(SAMPLES / "digits_small_test.npz"), "--report", str(rep))
+    assert proc.returncode == 0, proc.stderr
+    assert "prec" in proc.stdout and "precision: int8 (asked for int8)" in proc.stdout
+    assert "no Conv was rewritten" not in proc.stdout
+    report = json.loads(rep.read_text())
+    assert report["options"]["precision"] == "int8" and report["precision"]["chosen"] == "int8"
+    assert "QuantizeLinear" in {n.op_type for n in onnx.load(str(out)).graph.node}
+    bad = sepconv("convert", str(SAMPLES / "digits_small.onnx"), "-o", str(out), "--method", "none")
+    assert bad.returncode != 0 and "--precision" in one_line_error(bad)

@@ -49,6 +49,7 @@ def _progress_bar(console: Console, enabled: bool) -> Iterator[Callable[[str, fl
 def _print_report(args: argparse.Namespace, report: dict, console: Console) -> None:
     """The report's tables, then why nothing changed (if so) and where the files went: a person reads this."""
     tables.report_table(report, console)
-    if report["totals"]["rewritten"] == 0 and not report.get("auto"):
+    quantized = (report.get("precision") or {}).get("chosen", "float") != "float"
+    if report["totals"]["rewritten"] == 0 and not report.get("auto") and not quantized:
         console.print("note: no Conv was rewritten; the reasons are in the table above")
     console.print(f"wrote {args.output}" + (f" and {args.report}" if args.report else ""))

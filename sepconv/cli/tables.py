@@ -42,14 +42,16 @@ def report_table(report: dict, console: Console) -> None:
     # auto mode refits the last factor on data: its weight error says little (it can exceed 1 for a
     # layer that is fine), so the table shows the layer's output error on the data instead
     auto = bool(report.get("auto"))
+    precision = report.get("precision")
     t = Table(title="Layers")
     for col in ("name", "status", "method", "rank", "MACs before", "MACs after",
-                "output err" if auto else "weight err", "reason"):
+                "output err" if auto else "weight err", *(["prec"] if precision else []), "reason"):
         t.add_column(col, overflow="fold")
     for r in report["layers"]:
         err = r.get("output_rel_error") if auto else r["weight_rel_error"]
         t.add_row(r["name"], r["status"], r["method"] or "-", _num(r["rank"]), _num(r["macs_before"]),
-                  _num(r["macs_after"]), _num(err), r["reason"] or "")
+                  _num(r["macs_after"]), _num(err), *([r.get("precision", "float")] if precision else []),
+                  r["reason"] or "")
     console.print(t)
     tot = report["totals"]
     s = Table(title="Totals")
@@ -63,6 +65,25 @@ def report_table(report: dict, console: Console) -> None:
     verification_table(report.get("verification"), console)
     if report.get("auto"):
         auto_summary(report["auto"], console)
+    if precision:
+        precision_summary(precision, tot, console)
+
+
+def precision_summary(p: dict, totals: dict, console: Console) -> None:
+    """Which precision was handed out, on what calibration, which layers stayed float and why."""
+    by = totals.get("conv_macs_by_precision") or {}
+    cal = p.get("calibration") or {}
+    line = f"precision: {p['chosen']} (asked for {p['requested']})"
+    if p["chosen"] != "float":
+        line += (f"; conv multiplications in int8 {_num(by.get('int8'))}, in float {_num(by.get('float'))}; "
+                 f"calibration {cal.get('method')} on {cal.get('samples')} samples, chosen on held-out data")
+    console.print(line)
+    for f in p.get("float_nodes") or []:
+        console.print(f"precision: {f['node']} {f['reason']}")
+    for note in p.get("notes") or []:
+        console.print(f"precision: {note}")
+    if p.get("reason"):
+        console.print(f"precision: kept float: {p['reason']}")
 
 
 def auto_summary(auto: dict, console: Console) -> None:
