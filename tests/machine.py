@@ -6,7 +6,7 @@ test must run (``SEPCONV_REQUIRE_ALL_TESTS=1``, which ``.ci/run`` sets, or ``CI=
 unset), a missing program fails the test instead, so nothing is silently left out.
 
 Speed: :func:`slowness` says how many times slower than an idle reference core this machine runs now;
-:func:`deadline` scales a wait by it, so a loaded or slow machine gets longer deadlines and a fast one
+:func:`scaled` scales a wait by it, so a loaded or slow machine gets longer deadlines and a fast one
 loses nothing (every wait ends as soon as what it waits for happens).
 """
 
@@ -81,6 +81,6 @@ def slowness() -> float:
     return min(max(measured, load, LEAST), MOST)
 
 
-def deadline(seconds: float) -> float:
+def scaled(seconds: float) -> float:
     """``seconds`` as a deadline on this machine: scaled by :func:`slowness`."""
     return seconds * slowness()

@@ -15,7 +15,7 @@ import local_stack
 import numpy as np
 import onnx
 from local_stack import REPO, alive, conv_model, free_port, upload
-from machine import deadline, program
+from machine import program, scaled
 from onnx import TensorProto, helper
 
 __all__ = ["REPO", "Moto", "Redis", "Server", "Worker", "alive", "conv_model", "free_port", "upload", "wait_job",
@@ -27,33 +27,33 @@ class Redis(local_stack.Redis):
 
     def start(self, timeout: float = 20) -> Redis:
         program("redis-server", install="apt-get install redis-server")
-        return super().start(deadline(timeout))
+        return super().start(scaled(timeout))
 
 
 class Moto(local_stack.Moto):
     """moto's S3 server, given as long to get ready as this machine needs."""
 
     def start(self, timeout: float = 30) -> Moto:
-        return super().start(deadline(timeout))
+        return super().start(scaled(timeout))
 
 
 class Server(local_stack.Server):
     """The service, given as long to get ready as this machine needs."""
 
     def start(self, timeout: float = 60) -> Server:
-        return super().start(deadline(timeout))
+        return super().start(scaled(timeout))
 
 
 class Worker(local_stack.Worker):
     """A ``sepconv worker``, given as long to get ready as this machine needs."""
 
     def start(self, timeout: float = 60) -> Worker:
-        return super().start(deadline(timeout))
+        return super().start(scaled(timeout))
 
 
 def wait_job(client: httpx.Client, job_id: str, timeout: float = 60) -> dict:
     """Poll a job until it finishes, for ``timeout`` seconds scaled to this machine."""
-    return local_stack.wait_job(client, job_id, deadline(timeout))
+    return local_stack.wait_job(client, job_id, scaled(timeout))
 
 
 def no_conv_model() -> bytes:

@@ -28,10 +28,10 @@ def test_a_missing_program_skips_or_fails(monkeypatch):
 
 def test_deadlines_follow_the_machine(monkeypatch):
     assert machine.LEAST <= machine.slowness() <= machine.MOST
-    assert machine.deadline(10) == 10 * machine.slowness()
+    assert machine.scaled(10) == 10 * machine.slowness()
     machine.slowness.cache_clear()
     monkeypatch.setenv("SEPCONV_TEST_SLOWNESS", "3")
     try:
-        assert machine.deadline(10) == 30
+        assert machine.scaled(10) == 30
     finally:
         machine.slowness.cache_clear()

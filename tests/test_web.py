@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from machine import deadline, missing, program
+from machine import missing, program, scaled
 from service_fixtures import REPO, Server, conv_model, npz_bytes, upload, wait_job
 
 try:
@@ -97,7 +97,7 @@ def tab(browser):
     def open_tab(srv: Server):
         ctx = browser.new_context(viewport=LAPTOP, accept_downloads=True, base_url=srv.url)
         pg = ctx.new_page()
-        pg.set_default_timeout(deadline(30) * 1000)
+        pg.set_default_timeout(scaled(30) * 1000)
         pg.console = Console(pg)
         opened.append((ctx, pg))
         return pg
@@ -152,7 +152,7 @@ def watch_progress(page, name: str, timeout: float = 90) -> list[float]:
     bar = page.locator("#job-progress")
     bar.wait_for()
     seen: list[float] = []
-    timeout = deadline(timeout)
+    timeout = scaled(timeout)
     until = time.monotonic() + timeout
     while time.monotonic() < until:
         state = page.locator("#job-state").inner_text()  # first: a bar read after a final state is final too
