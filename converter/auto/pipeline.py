@@ -27,6 +27,7 @@ from ..modelio import opset_version
 from ..options import ConvertOptions
 from ..progress import Phases
 from ..rewrite import stamp
+from ..runtime import blas_beside_sessions
 from ..timing import median_ms, median_round
 from . import activations, fitting, section
 from .allocate import Evaluator, LayerPlan, build_model, greedy_path
@@ -73,6 +74,7 @@ class AutoOutcome:
     held_out: InputSet
 
 
+@blas_beside_sessions()  # its numpy linear algebra alternates with ONNX Runtime sessions that own the cores
 def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[str, np.ndarray] | None,
                  timings: dict[str, float], phases: Phases | None = None, *, refit_passes: int = 1,
                  cache_dir: Path | None = None) -> AutoOutcome:
