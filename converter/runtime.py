@@ -1,12 +1,16 @@
-"""ONNX Runtime sessions, made one way for verification, benchmarks and auto mode."""
+"""ONNX Runtime sessions, made one way for verification, benchmarks and auto mode; and numpy's BLAS
+kept to one thread where its linear algebra runs beside them (:func:`blas_beside_sessions`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import onnx
 import onnxruntime as ort
+from threadpoolctl import threadpool_limits
 
 from .errors import SepconvError, first_line
 from .modelio import EXTERNAL_DATA_THRESHOLD, tensor_bytes
@@ -50,3 +54,15 @@ def run(sess: ort.InferenceSession, feed: dict, what: str = "the model") -> list
         return sess.run(None, feed)
     except Exception as exc:
         raise SepconvError(f"ONNX Runtime failed to run {what}: {first_line(exc)}") from None
+
+
+@contextlib.contextmanager
+def blas_beside_sessions() -> Iterator[None]:
+    """numpy's BLAS (OpenBLAS, MKL...) on one thread inside the block, as it was after it; usable as a
+    decorator. For code whose linear algebra alternates with ONNX Runtime sessions, as auto mode's does:
+    those sessions own the cores (``threads`` intra-op threads each), and a BLAS pool of one thread per
+    core beside them oversubscribes the machine; BLAS threads also spin-wait after each call, taking
+    cores from the sessions. On a loaded 2-core machine the main job's fitting took twice as long with
+    them as on one thread."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

@@ -164,14 +164,14 @@ class Redis(_Daemon):
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> Redis:
+    def start(self, timeout: float = 20) -> Redis:
         exe = shutil.which("redis-server")
         if exe is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         cmd = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
                "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "no"]
         self.proc = subprocess.Popen(cmd, stdout=open(self.folder / "redis.log", "ab"), stderr=subprocess.STDOUT)
-        _wait_for(self.ping, 20, "redis-server", self.folder / "redis.log")
+        _wait_for(self.ping, timeout, "redis-server", self.folder / "redis.log")
         return self
 
     def ping(self) -> bool:
@@ -241,7 +241,7 @@ class Moto(_Daemon):
         return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.port}"}
 
-    def start(self) -> Moto:
+    def start(self, timeout: float = 30) -> Moto:
         cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
         self.proc = subprocess.Popen(cmd, stdout=open(self.folder / "moto.log", "ab"), stderr=subprocess.STDOUT)
 
@@ -251,7 +251,7 @@ class Moto(_Daemon):
             except httpx.HTTPError:
                 return False
 
-        _wait_for(up, 30, "moto server", self.folder / "moto.log")
+        _wait_for(up, timeout, "moto server", self.folder / "moto.log")
         return self
 
     def client(self):

@@ -1,6 +1,7 @@
 """Helpers for the service tests: the local stack (``devtools/local_stack.py``: the service, workers,
-Redis and moto in subprocesses, shared with the benchmarks), bad models, and tasks for the worker
-pool's own tests. Test modules import what they need from here.
+Redis and moto in subprocesses, shared with the benchmarks) under the tests' rules (a missing
+redis-server skips, or fails where every test must run; deadlines follow the machine: :mod:`machine`),
+bad models, and tasks for the worker pool's own tests. Test modules import what they need from here.
 """
 
 from __future__ import annotations
@@ -9,13 +10,50 @@ import io
 import os
 import time
 
+import httpx
+import local_stack
 import numpy as np
 import onnx
-from local_stack import REPO, Moto, Redis, Server, Worker, alive, conv_model, free_port, upload, wait_job
+from local_stack import REPO, alive, conv_model, free_port, upload
+from machine import program, scaled
 from onnx import TensorProto, helper
 
 __all__ = ["REPO", "Moto", "Redis", "Server", "Worker", "alive", "conv_model", "free_port", "upload", "wait_job",
            "checker_failing_model", "external_data_model", "no_conv_model", "npz_bytes", "TASKS"]
+
+
+class Redis(local_stack.Redis):
+    """redis-server, or the test that needs it is skipped (failed where every test must run)."""
+
+    def start(self, timeout: float = 20) -> Redis:
+        program("redis-server", install="apt-get install redis-server")
+        return super().start(scaled(timeout))
+
+
+class Moto(local_stack.Moto):
+    """moto's S3 server, given as long to get ready as this machine needs."""
+
+    def start(self, timeout: float = 30) -> Moto:
+        return super().start(scaled(timeout))
+
+
+class Server(local_stack.Server):
+    """The service, given as long to get ready as this machine needs."""
+
+    def start(self, timeout: float = 60) -> Server:
+        return super().start(scaled(timeout))
+
+
+class Worker(local_stack.Worker):
+    """A ``sepconv worker``, given as long to get ready as this machine needs."""
+
+    def start(self, timeout: float = 60) -> Worker:
+        return super().start(scaled(timeout))
+
+
+def wait_job(client: httpx.Client, job_id: str, timeout: float = 60) -> dict:
+    """Poll a job until it finishes, for ``timeout`` seconds scaled to this machine."""
+    return local_stack.wait_job(client, job_id, scaled(timeout))
 
 
 def no_conv_model() -> bytes:

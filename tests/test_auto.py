@@ -221,3 +221,21 @@ def test_held_out_back_off_bisects_to_the_last_passing_step():
     plain = Search(_Steps(), curve, Fit(), _Steps(), Budget(0.75, None)).run()
     assert plain.step == 7 and plain.tries[0]["step"] == 12
     assert [t["step"] for t in plain.tries] == [12, 6, 9, 7, 8]
+
+
+def test_blas_on_one_thread_beside_the_sessions(lowrank, tmp_path):
+    """Auto mode's numpy linear algebra alternates with ONNX Runtime sessions that own the cores: its
+    BLAS runs on one thread in every phase of auto mode, and as many as before once auto mode is done."""
+    import threadpoolctl
+
+    def blas_threads() -> set[int]:
+        return {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
+
+    seen: dict[str, set[int]] = {}
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        assert blas_threads() == {2}
+        convert_file(lowrank / "m.onnx", tmp_path / "o.onnx", _options(max_error=0.02), data=lowrank / "d.npz",
+                     progress=lambda stage, fraction: seen.setdefault(stage, set()).update(blas_threads()))
+        assert blas_threads() == {2}
+    assert {stage: seen.get(stage) for stage in pipeline.AUTO_SHARES} == {stage: {1} for stage in pipeline.AUTO_SHARES}
+    assert seen["loading"] == seen["verifying"] == {2}

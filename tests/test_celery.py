@@ -17,9 +17,12 @@ import signal
 import time
 
 import pytest
+from machine import scaled
 from service_fixtures import Redis, Server, Worker, alive, conv_model, upload, wait_job
 
-TIMEOUT_S = 15  # the job time limit here: a slow conversion takes a few seconds, a long benchmark forever
+#: the job time limit here: a slow conversion takes ~5 s on an idle core (more on a loaded one: the limit follows
+#: the machine, as a redelivered job must finish within it), a long benchmark forever
+TIMEOUT_S = round(scaled(30))
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,7 @@ def _model(client, seed: int, hw: int = 96) -> str:
 
 
 def _wait_state(client, job_id: str, states: tuple[str, ...], timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while time.monotonic() < deadline:
         job = client.get(f"/v1/jobs/{job_id}").json()
         if job["state"] in states:
@@ -77,7 +80,7 @@ def test_worker_killed_mid_conversion(stack, client):
     mid = _model(client, 1)
     job_id = client.post(f"/v1/models/{mid}/conversions", json={"method": "depthwise"}).json()["id"]
     job = _wait_state(client, job_id, ("running",))
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + scaled(30)
     while job["progress"]["stage"] == "running" and time.monotonic() < deadline:  # into the converter
         time.sleep(0.02)
         job = client.get(f"/v1/jobs/{job_id}").json()
@@ -108,13 +111,13 @@ def test_second_delivery_of_a_finished_job(stack, client):
                "options": done["params"]["options"]}
     app.send_task(JOB_TASK, args=[job_id, "convert", payload], task_id=job_id, queue="convert")
     pattern = re.compile(rf"Task sepconv\.job\[{job_id}\] succeeded in ([0-9.e-]+)s")
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + scaled(20)
     while time.monotonic() < deadline:
         runs = [float(x) for w in stack["workers"] for x in pattern.findall(w.log.read_text())]
         if len(runs) == 2:
             break
         time.sleep(0.1)
-    assert len(runs) == 2 and min(runs) < 0.05, runs  # the conversion itself takes ~0.2 s
+    assert len(runs) == 2 and min(runs) < max(runs) / 4, runs  # the conversion takes ~0.2 s, the answer ~0.01 s
     assert app.backend.get_task_meta(job_id)["result"] == stored
     assert client.get(f"/v1/jobs/{job_id}").json() == done and len(_converted_from(client, mid)) == 1
 
@@ -134,13 +137,13 @@ def test_cancel_queued_and_running(stack, client):
     for j in running:
         out = client.delete(f"/v1/jobs/{j}").json()
         assert out["state"] == "failed" and out["error"]["kind"] == "cancelled", out
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + scaled(15)
     while alive(busy) and time.monotonic() < deadline:  # the processes that ran them were killed
         time.sleep(0.05)
     assert not alive(busy)
     after = wait_job(client, client.post(f"/v1/models/{mid}/conversions", json={"rank": 2}).json()["id"])
     assert after["state"] == "succeeded", after  # the workers took the next job
-    time.sleep(0.5)
+    time.sleep(scaled(0.5))  # time for a wrongly kept message to be taken
     job = client.get(f"/v1/jobs/{queued}").json()
     assert job["started"] is None and job["error"]["kind"] == "cancelled" and len(_converted_from(client, mid)) == 1
 
@@ -206,7 +209,7 @@ with Connection(sys.argv[1]) as conn:
 def test_redis_restart_strands_no_job(tmp_path, api_restarts):
     """A job a worker took but lost with its connection, and a job whose message the broker lost:
     after Redis restarts (with the API, or under it), both run at once, not after the visibility
-    timeout (75 s here); the taken one from kombu's unacked hash, which ends empty."""
+    timeout (the time limit + 60 s); the taken one from kombu's unacked hash, which ends empty."""
     import subprocess
     import sys
 
@@ -233,11 +236,11 @@ def test_redis_restart_strands_no_job(tmp_path, api_restarts):
         if api_restarts:
             srv.start()
         worker.start()
-        t0 = time.monotonic()
+        t0, soon = time.monotonic(), min(scaled(30), TIMEOUT_S + 45)  # well before the visibility timeout
         with srv.client() as c:
             done = [wait_job(c, j, timeout=30) for j in (taken, dropped)]
         assert [d["state"] for d in done] == ["succeeded"] * 2, done
-        assert time.monotonic() - t0 < 30
+        assert time.monotonic() - t0 < soon
         r = redis.Redis.from_url(broker.url)
         assert r.hlen("unacked") == 0 and r.llen("convert") == 0  # restored, not left there and sent again
         r.close()

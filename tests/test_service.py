@@ -352,7 +352,10 @@ def test_auto_conversion(client):
     auto = report["auto"]
     assert auto["budget"]["max_error"] == 0.02 and auto["inputs"] == "data"
     assert auto["accepted"], auto["reason"]
-    assert auto["chosen"]["layers_rewritten"] == 2 and auto["chosen"]["held_out_error"] <= 0.02
+    why = {"layers": [row["decision"] for row in auto["layers"]], "dropped": auto["dropped_steps"],
+           "curve": [{k: row.get(k) for k in ("step", "layer", "predicted_latency_ratio", "fit_error")}
+                     for row in auto["curve"]]}
+    assert auto["chosen"]["layers_rewritten"] == 2 and auto["chosen"]["held_out_error"] <= 0.02, why
     out = client.get(f"/v1/models/{job['result']['model_id']}/file")
     assert out.status_code == 200
     y0 = _run(client.get(f"/v1/models/{mid}/file").content, x[:4], "x")

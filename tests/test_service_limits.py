@@ -13,6 +13,7 @@ import numpy as np
 import psutil
 import pytest
 from bombs import npz_bomb
+from machine import scaled
 from sepconv.service.embedded import memory_limit
 from sepconv.service.settings import Settings
 from service_fixtures import Server, conv_model, npz_bytes, upload, wait_job
@@ -48,7 +49,7 @@ def test_limits_queue_conflict_cancel(server):
         assert raw.status_code == 413
         mid = upload(c, "/v1/models", conv_model(cin=16, cout=32, hw=256, seed=11), "slow.onnx").json()["id"]
         running = c.post("/v1/benchmarks", json={"model_ids": [mid], "runs": 10000}).json()["id"]
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + scaled(30)
         while c.get(f"/v1/jobs/{running}").json()["state"] != "running" and time.monotonic() < deadline:
             time.sleep(0.05)
         queued = [c.post("/v1/benchmarks", json={"model_ids": [mid], "runs": 1}) for _ in range(2)]
@@ -80,12 +81,12 @@ def test_retention(tmp_path):
             job = wait_job(c, r.json()["id"], timeout=120)
             assert job["state"] == "succeeded"
             gone = [f"/v1/models/{mid}", f"/v1/jobs/{job['id']}", f"/v1/models/{job['result']['model_id']}"]
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + scaled(60)
             while any(c.get(p).status_code != 404 for p in gone) and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert [c.get(p).status_code for p in gone] == [404, 404, 404]
         blobs = tmp_path / "data" / "blobs"
-        deadline = time.monotonic() + 10  # the file goes right after the row, under the same lock
+        deadline = time.monotonic() + scaled(10)  # the file goes right after the row, under the same lock
         while any(p.is_file() for p in blobs.rglob("*")) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not any(p.is_file() for p in blobs.rglob("*"))

@@ -8,6 +8,7 @@ import time
 
 import psutil
 import pytest
+from machine import scaled
 from sepconv.service.embedded.worker_pool import ProcessRunner, TaskError
 from sepconv.service.jobs.tasks import TASKS
 from service_fixtures import Server, alive, conv_model, upload
@@ -22,7 +23,7 @@ def runner():
 
 def _outcome(fut, timeout=30):
     try:
-        return fut.result(timeout=timeout)
+        return fut.result(timeout=scaled(timeout))
     except TaskError as exc:
         return exc
 
@@ -36,16 +37,27 @@ def test_crash_and_timeout_fail_alone(runner):
     err = _outcome(slow)
     assert isinstance(err, TaskError) and err.kind == "timeout" and "1.5 s" in err.message
     assert [_outcome(f) for f in fine] == [{"slept": 0.05}] * 4
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + scaled(20)
     while not runner.alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert runner.alive()
 
 
+def test_deaths_at_the_memory_limit_are_memory_failures(runner):
+    """A worker that its memory watch ended (86), or glibc's loader when a new thread's thread-local data
+    did not fit under the limit (127), failed its job for memory, naming the limit; other deaths crashed."""
+    for code in (86, 127):
+        err = _outcome(runner.submit(f"j-exit{code}", "crash", {"code": code}))
+        assert isinstance(err, TaskError) and err.kind == "memory", (code, err.kind, err.message)
+        assert err.message == f"the job needed more than {runner.memory_mb} MB (SEPCONV_JOB_MEMORY_MB)"
+    err = _outcome(runner.submit("j-exit126", "crash", {"code": 126}))
+    assert err.kind == "crashed" and "exit code 126" in err.message
+
+
 def test_cancel_queued_and_running(runner):
     running = [runner.submit(f"j-run{i}", "sleep", {"seconds": 1.0}) for i in range(2)]
     queued = runner.submit("j-queued", "sleep", {"seconds": 0.01})
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + scaled(20)
     while runner.status("j-run0") != "running" and time.monotonic() < deadline:
         time.sleep(0.02)
     assert runner.status("j-queued") == "queued"
@@ -77,7 +89,7 @@ def test_workers_die_with_the_server(tmp_path):
         with srv.client() as c:
             mid = upload(c, "/v1/models", conv_model(cin=32, cout=64, hw=256, seed=31), "long.onnx").json()["id"]
             job = c.post("/v1/benchmarks", json={"model_ids": [mid], "runs": 10000}).json()["id"]
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + scaled(30)
             while c.get(f"/v1/jobs/{job}").json()["state"] != "running" and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert c.get(f"/v1/jobs/{job}").json()["state"] == "running"
@@ -85,7 +97,7 @@ def test_workers_die_with_the_server(tmp_path):
         children = psutil.Process(srv.proc.pid).children(recursive=True)
         assert len(children) >= 2, children  # the worker and the upload validator, at least
         srv.stop(signal.SIGKILL)
-        deadline = time.monotonic() + 8  # the job alone would run for a minute or more
+        deadline = time.monotonic() + scaled(8)  # the job alone would run for a minute or more
         while alive(children) and time.monotonic() < deadline:
             time.sleep(0.1)
         left = alive(children)

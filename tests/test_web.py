@@ -14,21 +14,19 @@ import base64
 import hashlib
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+from machine import missing, program, scaled
 from service_fixtures import REPO, Server, conv_model, npz_bytes, upload, wait_job
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need Playwright (the 'test' extra)")
-
-CHROMIUM = os.environ.get("SEPCONV_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-if not CHROMIUM:
-    pytest.skip("the browser tests need Debian's chromium (apt-get install chromium; .ci/run does)",
-                allow_module_level=True)
+try:
+    from playwright import sync_api
+except ImportError:
+    missing("playwright is not installed (pip install -e '.[test]')")
 
 SHOTS = Path(os.environ.get("SEPCONV_SCREENSHOTS") or REPO / "test-artifacts" / "screenshots")
 MODEL = REPO / "sample_models" / "digits_wide.onnx"
@@ -80,9 +78,12 @@ def keyed_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    """Debian's chromium (``SEPCONV_CHROMIUM`` names another), or the tests that need it are skipped."""
+    chromium = os.environ.get("SEPCONV_CHROMIUM") or program("chromium", "chromium-browser",
+                                                              install="apt-get install chromium")
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = p.chromium.launch(executable_path=chromium, args=ARGS)
         yield b
         b.close()
 
@@ -96,7 +97,7 @@ def tab(browser):
     def open_tab(srv: Server):
         ctx = browser.new_context(viewport=LAPTOP, accept_downloads=True, base_url=srv.url)
         pg = ctx.new_page()
-        pg.set_default_timeout(30_000)
+        pg.set_default_timeout(scaled(30) * 1000)
         pg.console = Console(pg)
         opened.append((ctx, pg))
         return pg
@@ -151,8 +152,9 @@ def watch_progress(page, name: str, timeout: float = 90) -> list[float]:
     bar = page.locator("#job-progress")
     bar.wait_for()
     seen: list[float] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    timeout = scaled(timeout)
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
         state = page.locator("#job-state").inner_text()  # first: a bar read after a final state is final too
         value = float(bar.get_attribute("data-fraction") or 0)
         if not seen or seen[-1] != value:
@@ -163,7 +165,7 @@ def watch_progress(page, name: str, timeout: float = 90) -> list[float]:
             assert state == "succeeded", page.locator("#job-result").inner_text()
             return seen
         time.sleep(0.05)
-    raise AssertionError(f"the job did not finish in {timeout} s (progress seen: {seen})")
+    raise AssertionError(f"the job did not finish in {timeout:.0f} s (progress seen: {seen})")
 
 
 def download_converted(page, client: httpx.Client, tmp_path: Path) -> None:

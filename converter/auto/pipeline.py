@@ -28,6 +28,7 @@ from ..options import ConvertOptions
 from ..precision import FLOAT
 from ..progress import Phases
 from ..rewrite import stamp
+from ..runtime import blas_beside_sessions
 from ..timing import median_ms, median_round
 from . import activations, fitting, section
 from .allocate import Evaluator, LayerPlan, build_model, greedy_path
@@ -76,6 +77,7 @@ class AutoOutcome:
     precision: dict | None = None  # the precision stage's section (None: float was asked for)
 
 
+@blas_beside_sessions()  # its numpy linear algebra alternates with ONNX Runtime sessions that own the cores
 def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[str, np.ndarray] | None,
                  timings: dict[str, float], phases: Phases | None = None, *, refit_passes: int = 1,
                  cache_dir: Path | None = None) -> AutoOutcome:

@@ -12,11 +12,16 @@ allocation fails: numpy raises ``MemoryError`` and ONNX Runtime its "Failed to a
 :func:`memory_failure` recognises both (also when the converter has wrapped them) and says
 "the job needed more than N MB (SEPCONV_JOB_MEMORY_MB)". The process should then be replaced.
 
-One failure does not raise: when ONNX Runtime cannot start a thread of a session's pool (its stack
+Two failures do not raise. When ONNX Runtime cannot start a thread of a session's pool (its stack
 counts against the limit), session creation deadlocks in a ``pthread_join`` instead. A
 :class:`StuckWatch` thread notices that (a job running, the process's data within
 :data:`STUCK_SLACK_MB` of the limit, no CPU used for :data:`STUCK_S`) and ends the process with
-:data:`EXIT_MEMORY`, which the pool reports as the same memory failure.
+:data:`EXIT_MEMORY`. And when a thread did start but glibc cannot allocate its thread-local data
+(ONNX Runtime is loaded with ``dlopen``, so its ``thread_local`` variables are allocated on a thread's
+first use of them), the dynamic loader prints "cannot allocate memory for thread-local data: ABORT"
+and ends the process with :data:`EXIT_LOADER` (127). Which of the two happens depends on how the
+threads' start-ups interleave, so it varies with the machine's load. :func:`died_of_memory` names
+both exit statuses, and the pool reports either as the same memory failure.
 
 Usage, in any process that runs jobs (a Celery worker: in ``worker_process_init``)::
 
@@ -53,6 +58,9 @@ MIN_MB = 256
 MB = 1 << 20
 #: the exit status of a worker ended by :class:`StuckWatch`
 EXIT_MEMORY = 86
+#: the exit status of a process that glibc's dynamic loader ended (``_dl_fatal_printf``); in a worker
+#: whose imports are done, that is a thread's thread-local data not fitting under the limit
+EXIT_LOADER = 127
 #: "at the limit": the process's data within this of it (a thread stack is 8 MB)
 STUCK_SLACK_MB = 64
 #: ... with no CPU used for this long, while a job runs
@@ -68,6 +76,12 @@ class MemoryLimitExceeded(SepconvError):
     def __init__(self, megabytes: int | None) -> None:
         super().__init__(limit_message(megabytes), "memory")
         self.megabytes = megabytes
+
+
+def died_of_memory(exit_code: int | None) -> bool:
+    """Did a job process that ran under the limit end with a status that means its memory ran out?
+    :data:`EXIT_MEMORY` (its :class:`StuckWatch`) or :data:`EXIT_LOADER` (glibc's loader)."""
+    return exit_code in (EXIT_MEMORY, EXIT_LOADER)
 
 
 def limit_message(megabytes: int | None) -> str:

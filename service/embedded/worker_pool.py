@@ -34,7 +34,7 @@ from multiprocessing.connection import wait
 from typing import Any, Protocol
 
 from . import worker
-from .memory_limit import EXIT_MEMORY, job_memory_mb, limit_message
+from .memory_limit import died_of_memory, job_memory_mb, limit_message
 
 log = logging.getLogger("sepconv.service.jobs")
 
@@ -287,8 +287,8 @@ class ProcessRunner:
             self._slots[i] = self._new_slot(i)
 
     def _death(self, code: int | None) -> TaskError:
-        """Why a worker died mid-job: stuck at its memory limit (it says so), or a crash."""
-        if code == EXIT_MEMORY:
+        """Why a worker died mid-job: at its memory limit (its exit status says so), or a crash."""
+        if died_of_memory(code):
             return TaskError("memory", limit_message(self.memory_mb))
         return TaskError("crashed", f"the worker process died while running the job "
                                     f"(exit code {code}{_signal_name(code)})")
