@@ -79,14 +79,16 @@ def every_layer(model: onnx.ModelProto, original: bytes, fit: InputSet, held: In
 
 
 def within_budget(model: onnx.ModelProto, original: bytes, fit: InputSet, held: InputSet, budget: Budget,
-                  threads: int | None, metric=None, fallback: bool = True) -> Quantized | None:
+                  threads: int | None, metric=None, fallback: bool = True,
+                  calibrations: tuple[str, ...] | None = None) -> Quantized | None:
     """int8 for as many compute nodes as the budget allows (all or none where not ``fallback``),
     on the fitting data within FIT_MARGIN and then on the held-out data; None where not even one
-    node can be int8 within it. Raises SepconvError where the quantizer cannot take the model."""
+    node can be int8 within it. ``calibrations``: the methods tried (default: all). Raises
+    SepconvError where the quantizer cannot take the model."""
     with tempfile.TemporaryDirectory(prefix="sepconv-int8-") as work:
         prep = REGISTRY[INT8].prepare(model, calibration_set(fit), work)
         fit_judge, held_judge = Evaluator(original, fit, threads, metric), Evaluator(original, held, threads, metric)
-        calibration, q, held, tried = _best_calibration(prep, held_judge, budget.usage)
+        calibration, q, held, tried = _best_calibration(prep, held_judge, budget.usage, calibrations)
         nodes = sorted(prep.prepared.nodes)
         if budget.met(held) and budget.met(fit_judge.score(q), FIT_MARGIN):
             return Quantized(q, nodes, {}, calibration, held, tried, prep.prepared.notes,
@@ -115,12 +117,13 @@ def within_budget(model: onnx.ModelProto, original: bytes, fit: InputSet, held: 
                          prep.prepared.notes, sens, prep.calib.samples)
 
 
-def _best_calibration(prep: PreparedPrecision, judge: Evaluator, usage) -> tuple[str, onnx.ModelProto, dict,
-                                                                                  dict[str, dict]]:
-    """Every calibration method, every node int8: the one whose held-out score uses least (``usage``)."""
+def _best_calibration(prep: PreparedPrecision, judge: Evaluator, usage, methods: tuple[str, ...] | None = None
+                      ) -> tuple[str, onnx.ModelProto, dict, dict[str, dict]]:
+    """Each calibration method (``methods``, default all), every node int8: the one whose held-out
+    score uses least (``usage``)."""
     best: tuple[str, onnx.ModelProto, dict] | None = None
     tried: dict[str, dict] = {}
-    for c in prep.calibrations:
+    for c in methods or prep.calibrations:
         q = prep.apply(c)
         score = judge.score(q)
         tried[c] = _brief(score)

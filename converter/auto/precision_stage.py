@@ -58,10 +58,11 @@ def choose(starts: list[Start], original: bytes, fit: InputSet, held: InputSet, 
     """The fastest int8 model within the budget, or the float result with the reason."""
     section: dict = {"requested": options.precision, "chosen": FLOAT, "starts": [], "reason": None}
     best: tuple[float, Start, Quantized] | None = None
+    calibrations: tuple[str, ...] | None = None  # the first start's held-out data picks it for all
     for start in starts:
         try:
             q = within_budget(start.model, original, fit, held, budget, options.threads, metric,
-                              fallback=options.precision == AUTO_PRECISION)
+                              fallback=options.precision == AUTO_PRECISION, calibrations=calibrations)
         except SepconvError as exc:
             section["reason"] = str(exc)
             return Picked(None, None, None, section)
@@ -71,6 +72,7 @@ def choose(starts: list[Start], original: bytes, fit: InputSet, held: InputSet, 
         section["starts"].append(row)
         if q is None:
             continue
+        calibrations = (q.calibration,)
         before, after = median_ms([original, q.model.SerializeToString()], feed, options.threads, CANDIDATE_SECONDS,
                                   min_runs=5, max_runs=200)
         row["timed_ratio"] = after / before

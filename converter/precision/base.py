@@ -20,8 +20,9 @@ from ..data import InputSet
 
 @dataclass
 class Prepared:
-    """A model made ready for one precision: the nodes it may change (by name, with their op type)
-    and what was done to it first (an opset upgrade, a pre-processing pass)."""
+    """A model made ready for one precision: the groups of nodes it may change, each named by its
+    lead node (with that node's op type), and what was done to it first (an opset upgrade, a
+    pre-processing pass)."""
 
     nodes: dict[str, str]
     notes: list[str] = field(default_factory=list)

@@ -91,9 +91,9 @@ def _upgraded(model: onnx.ModelProto, notes: list[str]) -> onnx.ModelProto:
     return up
 
 
-def _named(model: onnx.ModelProto) -> dict[str, str]:
+def _named(model: onnx.ModelProto) -> None:
     """Give every main-graph node a unique name (its first output's, as the report names a Conv
-    without one); the compute nodes' names and op types."""
+    without one): ``nodes_to_exclude`` takes names."""
     taken = {n.name for n in model.graph.node if n.name}
     for i, n in enumerate(model.graph.node):
         if not n.name:
@@ -102,7 +102,28 @@ def _named(model: onnx.ModelProto) -> dict[str, str]:
                 name += "_"
             n.name = name
             taken.add(name)
-    return {n.name: n.op_type for n in model.graph.node if n.op_type in COMPUTE_OPS}
+
+
+def _groups(model: onnx.ModelProto) -> dict[str, list[str]]:
+    """The nodes the quantizer would touch, grouped by the compute node they follow: each compute
+    node with the pools, reshapes and activations downstream of it up to the next compute node
+    (a node follows its first input's producer). Keeping a group float keeps all of it float, so
+    every group float is the float model. Nodes before any compute node form groups of their own."""
+    from onnxruntime.quantization.registry import QDQRegistry
+
+    producer = {out: n.name for n in model.graph.node for out in n.output}
+    group_of: dict[str, str | None] = {}
+    groups: dict[str, list[str]] = {}
+    for n in model.graph.node:  # ONNX graphs are topologically sorted
+        if n.op_type in COMPUTE_OPS:
+            group_of[n.name] = n.name
+            groups[n.name] = [n.name]
+            continue
+        lead = next((group_of.get(producer[i]) for i in n.input if i in producer), None)
+        group_of[n.name] = lead
+        if n.op_type in QDQRegistry:
+            groups.setdefault(lead or n.name, []).append(n.name)
+    return groups
 
 
 class PreparedInt8:
@@ -119,13 +140,16 @@ class PreparedInt8:
         onnx.save_model(_upgraded(model, notes), src, save_as_external_data=large)
         self._preprocess(src, large, notes)
         pre = onnx.load(self.path)
-        nodes = _named(pre)
+        _named(pre)
+        self.groups = _groups(pre)
+        ops = {n.name: n.op_type for n in pre.graph.node}
+        nodes = {g: ops[g] for g in self.groups}
         onnx.save_model(pre, self.path, save_as_external_data=large)
         self.large = large
         self.reduce_range = reduce_range()
         if self.reduce_range:
             notes.append("weights keep 7 bits (reduce_range): this CPU has no VNNI, so uint8 x int8 may saturate")
-        if not nodes:
+        if not any(op in COMPUTE_OPS for op in nodes.values()):
             raise SepconvError("int8: the model's main graph has no Conv, Gemm or MatMul for ONNX Runtime's int8 "
                                "kernels (those inside If, Loop or Scan subgraphs stay float)", kind="quantize")
         self.prepared = Prepared(nodes, notes)
@@ -148,7 +172,8 @@ class PreparedInt8:
         notes.append(f"pre-processed without symbolic shape inference ({reason})")
 
     def apply(self, calibration: str, keep_float: Collection[str] = ()) -> onnx.ModelProto:
-        """The model quantized with ``calibration`` (one of CALIBRATIONS), ``keep_float`` left float."""
+        """The model quantized with ``calibration`` (one of CALIBRATIONS), the groups ``keep_float``
+        (named by their lead node) left float."""
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
         if calibration not in CALIBRATIONS:
@@ -161,7 +186,8 @@ class PreparedInt8:
                 quantize_static(str(self.path), str(out), _Reader(self.calib), quant_format=QuantFormat.QDQ,
                                 per_channel=True, reduce_range=self.reduce_range,
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                                nodes_to_exclude=sorted(keep_float), calibrate_method=method,
+                                nodes_to_exclude=sorted(n for g in keep_float for n in self.groups.get(g, [g])),
+                                calibrate_method=method,
                                 use_external_data_format=self.large,
                                 calibration_cache_path=str(self.dir / f"ranges-{calibration}.json"))
         except Exception as exc:  # the quantizer raises whatever its passes raise
