@@ -237,5 +237,6 @@ def test_blas_on_one_thread_beside_the_sessions(lowrank, tmp_path):
         convert_file(lowrank / "m.onnx", tmp_path / "o.onnx", _options(max_error=0.02), data=lowrank / "d.npz",
                      progress=lambda stage, fraction: seen.setdefault(stage, set()).update(blas_threads()))
         assert blas_threads() == {2}
-    assert {stage: seen.get(stage) for stage in pipeline.AUTO_SHARES} == {stage: {1} for stage in pipeline.AUTO_SHARES}
+    phases = [stage for stage in pipeline.AUTO_SHARES if stage != "quantizing"]  # precision float: no int8 phase
+    assert {stage: seen.get(stage) for stage in phases} == {stage: {1} for stage in phases}
     assert seen["loading"] == seen["verifying"] == {2}
