@@ -7,11 +7,12 @@ request-validation errors), so a curl user reads the message and a client switch
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sepconv.converter import SepconvError
+from sepconv.converter import SepconvError, first_line
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("sepconv.service")
@@ -40,6 +41,11 @@ def from_sepconv(exc: SepconvError) -> ApiError:
 
 def body(status: int, code: str, message: str, **extra) -> dict:
     return {"error": code, "message": message, "status": status, **extra}
+
+
+def _unavailable(message: str) -> JSONResponse:
+    """A store that cannot take a write now (disk full, I/O error, a read-only mount): 503, not 500."""
+    return JSONResponse(body(503, "storage_unavailable", message), 503, headers={"Retry-After": "30"})
 
 
 def install(app: FastAPI) -> None:
@@ -73,6 +79,17 @@ def install(app: FastAPI) -> None:
             message = f"no route {request.method} {request.url.path}"
         return JSONResponse(body(exc.status_code, code, message), exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _store(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+        log.error("the job database failed on %s %s: %s", request.method, request.url.path, exc)
+        return _unavailable(f"the job database failed ({first_line(exc, 120)}); retry later")
+
+    @app.exception_handler(OSError)
+    async def _disk(request: Request, exc: OSError) -> JSONResponse:
+        log.error("a file operation failed on %s %s: %s", request.method, request.url.path, exc)
+        reason = exc.strerror or type(exc).__name__  # never the path: it is the server's own
+        return _unavailable(f"the data directory failed ({reason}); retry later")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -5,11 +5,15 @@ an upload or cannot be written, query parameters past SQLite's integers, structu
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 
+import onnx
 import pytest
 from service_fixtures import REPO, Server, conv_model, free_port, upload, wait_job
 
@@ -49,3 +53,51 @@ def test_second_server_on_the_same_data_dir(server):
         assert c.get(f"/v1/jobs/{job}").json()["state"] in ("running", "succeeded")  # not failed: interrupted
         done = wait_job(c, job, timeout=300)
         assert done["state"] == "succeeded", done
+
+
+def _odd_name_model() -> bytes:
+    """A Conv whose node name is not UTF-8 (same length as the placeholder, so the protobuf stays valid)."""
+    model = onnx.load_from_string(conv_model(seed=3))
+    model.graph.node[0].name = "X" * 8
+    return model.SerializeToString().replace(b"X" * 8, b"\xff\xfe\x80\xc0conv", 1)
+
+
+def test_name_that_is_not_utf8(server):
+    with server.client() as c:
+        r = upload(c, "/v1/models", _odd_name_model(), "odd.onnx")
+        assert r.status_code == 422, r.text
+        err = r.json()
+        assert err["error"] == "invalid" and "not UTF-8" in err["message"] and "node.name" in err["message"], err
+        assert c.get("/v1/models").status_code == 200
+
+
+@contextlib.contextmanager
+def _failing_inserts(server, table: str):
+    """Every INSERT into ``table`` fails inside the server's own database (a trigger on a missing table)."""
+    db = sqlite3.connect(server.data_dir / "sepconv.db", timeout=30)
+    db.execute(f"CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} BEGIN INSERT INTO nowhere VALUES (1); END")
+    db.commit()
+    try:
+        yield
+    finally:
+        db.execute(f"DROP TRIGGER fail_{table}")
+        db.commit()
+        db.close()
+
+
+def test_store_failure_during_an_upload_leaves_nothing(server):
+    """The blob is in place before the row: when the row cannot be written, the blob goes again (503)."""
+    data = conv_model(seed=4)
+    sha = hashlib.sha256(data).hexdigest()
+    blob = server.data_dir / "blobs" / sha[:2] / sha
+    with server.client() as c:
+        with _failing_inserts(server, "models"):
+            r = upload(c, "/v1/models", data, "fails.onnx")
+            assert r.status_code == 503 and r.json()["error"] == "storage_unavailable", r.text
+            assert str(server.data_dir) not in r.text
+        assert not blob.exists()
+        assert list((server.data_dir / "tmp").iterdir()) == []
+        assert all(m["sha256"] != sha for m in c.get("/v1/models").json()["items"])
+        again = upload(c, "/v1/models", data, "fails.onnx")
+        assert again.status_code == 201, again.text
+        assert blob.is_file()

@@ -31,6 +31,7 @@ from sepconv.converter import (
 from sepconv.converter import benchmark as run_benchmark
 
 from ..storage.blob_store import sha256_file
+from .proto_text import first_non_text
 
 Progress = Callable[[str, float | None], None]
 
@@ -42,6 +43,8 @@ def validate_model(payload: dict, progress: Progress) -> dict:
     with _renamed(path, name):
         model = _parse(path, name)
         refuse_external_data(model, name)
+        if odd := first_non_text(model):
+            raise SepconvError(f"{name}: a text field is not UTF-8 ({odd}); name nodes and tensors in UTF-8")
         if len(model.graph.node) == 0:
             raise SepconvError(f"{name}: not an ONNX model (the graph has no nodes)", "unsupported")
         check_model(model, name)

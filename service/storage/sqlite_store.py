@@ -32,6 +32,17 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 """
 
+def _text(value: object) -> str:
+    """What JSON cannot hold as it is: bytes (a name that is not UTF-8) as text with replacement characters."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, default=_text)
+
+
 def new_id(prefix: str) -> str:
     """Random, URL-safe, unguessable ids (``mdl_…``, ``ds_…``, ``job_…``)."""
     return f"{prefix}_{secrets.token_hex(8)}"
@@ -73,7 +84,7 @@ class SqliteStore:
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO models VALUES (?,?,?,?,?,?,?,?)",
-                (new_id("mdl"), sha256, name, size, time.time(), source_job, parent_id, json.dumps(analysis)))
+                (new_id("mdl"), sha256, name, size, time.time(), source_job, parent_id, _dumps(analysis)))
             row = self._db.execute("SELECT * FROM models WHERE sha256=?", (sha256,)).fetchone()
         return _model(row), cur.rowcount == 1
 
@@ -99,7 +110,7 @@ class SqliteStore:
     def add_dataset(self, sha256: str, name: str, size: int, arrays: list[dict]) -> tuple[dict, bool]:
         with self._lock:
             cur = self._db.execute("INSERT OR IGNORE INTO datasets VALUES (?,?,?,?,?,?)",
-                                   (new_id("ds"), sha256, name, size, time.time(), json.dumps(arrays)))
+                                   (new_id("ds"), sha256, name, size, time.time(), _dumps(arrays)))
             row = self._db.execute("SELECT * FROM datasets WHERE sha256=?", (sha256,)).fetchone()
         return _dataset(row), cur.rowcount == 1
 
@@ -149,8 +160,8 @@ class SqliteStore:
     def add_job(self, kind: str, params: dict, refs: list[str]) -> dict:
         job_id = new_id("job")
         self._exec("INSERT INTO jobs (id, kind, state, created, params, refs, progress) VALUES (?,?,?,?,?,?,?)",
-                   (job_id, kind, "queued", time.time(), json.dumps(params), json.dumps(refs),
-                    json.dumps({"stage": "queued", "fraction": 0.0})))
+                   (job_id, kind, "queued", time.time(), _dumps(params), _dumps(refs),
+                    _dumps({"stage": "queued", "fraction": 0.0})))
         job = self.get_job(job_id)
         assert job is not None
         return job
@@ -172,10 +183,10 @@ class SqliteStore:
 
     def mark_running(self, job_id: str) -> None:
         self._exec("UPDATE jobs SET state='running', started=?, progress=? WHERE id=? AND state='queued'",
-                   (time.time(), json.dumps({"stage": "running", "fraction": 0.0}), job_id))
+                   (time.time(), _dumps({"stage": "running", "fraction": 0.0}), job_id))
 
     def set_progress(self, job_id: str, progress: dict) -> None:
-        self._exec("UPDATE jobs SET progress=? WHERE id=? AND state='running'", (json.dumps(progress), job_id))
+        self._exec("UPDATE jobs SET progress=? WHERE id=? AND state='running'", (_dumps(progress), job_id))
 
     def finish_job(self, job_id: str, result: dict | None = None, error: dict | None = None) -> None:
         """Record the outcome; a job finishes once (a late result after a cancel is dropped)."""
@@ -183,12 +194,12 @@ class SqliteStore:
         progress = {"stage": "done", "fraction": 1.0 if error is None else None}
         self._exec("UPDATE jobs SET state=?, finished=?, result=?, error=?, progress=? "
                    "WHERE id=? AND state IN ('queued','running')",
-                   (state, time.time(), json.dumps(result) if result is not None else None,
-                    json.dumps(error) if error is not None else None, json.dumps(progress), job_id))
+                   (state, time.time(), _dumps(result) if result is not None else None,
+                    _dumps(error) if error is not None else None, _dumps(progress), job_id))
 
     def requeue(self, job_id: str) -> None:
         self._exec("UPDATE jobs SET state='queued', started=NULL, progress=? WHERE id=?",
-                   (json.dumps({"stage": "queued", "fraction": 0.0, "requeued": True}), job_id))
+                   (_dumps({"stage": "queued", "fraction": 0.0, "requeued": True}), job_id))
 
     # -- retention ---------------------------------------------------------------------------------
     def expired(self, cutoff: float) -> tuple[list[str], list[dict], list[dict]]:
