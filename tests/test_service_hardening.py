@@ -101,3 +101,15 @@ def test_store_failure_during_an_upload_leaves_nothing(server):
         again = upload(c, "/v1/models", data, "fails.onnx")
         assert again.status_code == 201, again.text
         assert blob.is_file()
+
+
+@pytest.mark.parametrize("route", ["/v1/models", "/v1/datasets", "/v1/jobs"])
+def test_paging_past_sqlite_integers(server, route):
+    with server.client() as c:
+        for query in (f"offset={2 ** 63}", f"offset={2 ** 64 + 5}", "offset=-1", f"limit={10 ** 30}", "limit=-5",
+                      "limit=0", "offset=1e9999", "limit=abc"):
+            r = c.get(f"{route}?{query}")
+            assert r.status_code == 422, (query, r.text)
+            assert r.json()["error"] == "invalid" and r.json()["details"], (query, r.text)
+        ok = c.get(f"{route}?limit=1000&offset={2 ** 31 - 1}")
+        assert ok.status_code == 200 and ok.json()["items"] == [], ok.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 from sepconv.converter import budget_max_error
 
@@ -124,6 +125,12 @@ class JobOut(BaseModel):
                    "run_s": finished - started if started and finished else None}
         return cls(**{k: row[k] for k in ("id", "kind", "state", "progress", "created", "started", "finished",
                                           "params", "result", "error")}, timings=timings)
+
+
+#: a list's page: bounded here, so a huge or negative number is a 422 and never reaches SQLite's 64-bit integers
+MAX_OFFSET = 2 ** 31 - 1
+Limit = Annotated[int, Query(ge=1, le=1000, description="items per page")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip")]
 
 
 class Page(BaseModel):
