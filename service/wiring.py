@@ -65,8 +65,8 @@ class Services:
 
     def not_ready_reason(self, checks: dict[str, bool]) -> str | None:
         """Why the service is not ready, in words (None when it is)."""
-        words = {"store_writable": "the job database cannot be written",
-                 "files_writable": "the data directory cannot be written",
+        words = {"store_writable": _because("the job database cannot be written", self.db.problem),
+                 "files_writable": _because("the data directory cannot be written", self.blobs.problem),
                  "workers_alive": "a worker process is down",
                  "broker_reachable": getattr(self.runner, "problem", None) or "the job broker cannot be reached"}
         failed = [words[k] for k, ok in checks.items() if not ok]
@@ -77,3 +77,7 @@ class Services:
         self.validator.runner.shutdown()
         self.db.close()
         self.owner.release()
+
+
+def _because(what: str, problem: str | None) -> str:
+    return f"{what} ({problem})" if problem else what

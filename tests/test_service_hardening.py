@@ -113,3 +113,33 @@ def test_paging_past_sqlite_integers(server, route):
             assert r.json()["error"] == "invalid" and r.json()["details"], (query, r.text)
         ok = c.get(f"{route}?limit=1000&offset={2 ** 31 - 1}")
         assert ok.status_code == 200 and ok.json()["items"] == [], ok.text
+
+
+def test_readyz_writes(server):
+    """/readyz writes and reads back a heartbeat row and a small file: a store that takes no writes is a
+    503 that says which part failed."""
+    with server.client() as c:
+        assert c.get("/readyz").status_code == 200
+        with _failing_inserts(server, "heartbeat"):
+            r = c.get("/readyz")
+            assert r.status_code == 503, r.text
+            body = r.json()
+            assert body["checks"]["store_writable"] is False and body["checks"]["files_writable"] is True
+            assert "job database" in body["reason"] and "nowhere" in body["reason"], body
+        r = c.get("/readyz")
+        assert r.status_code == 200, r.text
+        tmp = server.data_dir / "tmp"
+        tmp.rename(server.data_dir / "tmp-away")  # a file where the folder was: no write goes through
+        tmp.write_bytes(b"")
+        try:
+            r = c.get("/readyz")
+            assert r.status_code == 503 and r.json()["checks"]["files_writable"] is False, r.text
+            assert r.json()["checks"]["store_writable"] is True
+            assert "data directory" in r.json()["reason"] and str(server.data_dir) not in r.text
+            up = upload(c, "/v1/models", conv_model(seed=5), "nowhere.onnx")  # an OSError on a write: 503
+            assert up.status_code == 503 and up.json()["error"] == "storage_unavailable", up.text
+            assert str(server.data_dir) not in up.text
+        finally:
+            tmp.unlink()
+            (server.data_dir / "tmp-away").rename(tmp)
+        assert c.get("/readyz").status_code == 200

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     progress TEXT, result TEXT, error TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL, token TEXT NOT NULL);
 """
 
 def _text(value: object) -> str:
@@ -53,6 +54,7 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self._lock = threading.RLock()
+        self.problem: str | None = None  # why the last write check failed
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -68,13 +70,22 @@ class SqliteStore:
             return self._db.execute(sql, args)
 
     def writable(self) -> bool:
-        """Can the database take a write right now (disk full, read-only mount, lock)?"""
+        """Can the database take a write right now (disk full, read-only mount, I/O error, lock)? A
+        heartbeat row is written, committed and read back; ``problem`` says why not."""
+        token = secrets.token_hex(8)
         try:
             with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute("ROLLBACK")
+                # a read first: it reloads a schema changed since a failed write (which would be kept stale otherwise)
+                self._db.execute("SELECT count(*) FROM heartbeat").fetchall()
+                self._db.execute("INSERT OR REPLACE INTO heartbeat VALUES (1, ?, ?)", (time.time(), token))
+                row = self._db.execute("SELECT token FROM heartbeat WHERE id=1").fetchone()
+            if row is None or row["token"] != token:
+                self.problem = "the heartbeat row did not read back"
+                return False
+            self.problem = None
             return True
-        except sqlite3.Error:
+        except sqlite3.Error as exc:
+            self.problem = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             return False
 
     # -- models and datasets ----------------------------------------------------------------
