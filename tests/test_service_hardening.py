@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import sqlite3
 import subprocess
 import sys
 import time
 
+import numpy as np
 import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 from service_fixtures import REPO, Server, conv_model, free_port, upload, wait_job
 
 
@@ -143,3 +146,74 @@ def test_readyz_writes(server):
             tmp.unlink()
             (server.data_dir / "tmp-away").rename(tmp)
         assert c.get("/readyz").status_code == 200
+
+
+def _many_convs(count: int) -> bytes:
+    """``count`` copies of one Conv node (about 30 bytes each): 200,000 of them are a 6 MB upload."""
+    model = onnx.load_from_string(conv_model(seed=6))
+    conv = model.graph.node[0]
+    model.graph.node.extend([conv] * (count - 1))
+    return model.SerializeToString()
+
+
+def _many_initializers(count: int) -> bytes:
+    model = onnx.load_from_string(conv_model(seed=7))
+    extra = numpy_helper.from_array(np.zeros(1, np.float32), "extra")
+    model.graph.initializer.extend([extra] * count)
+    return model.SerializeToString()
+
+
+def _nested(depth: int) -> bytes:
+    """A Conv model whose Relu sits in ``depth`` nested If branches."""
+    model = onnx.load_from_string(conv_model(seed=8))
+    flag = numpy_helper.from_array(np.array(True), "flag")
+    out = helper.make_tensor_value_info("output", TensorProto.FLOAT, None)
+    body = helper.make_graph([helper.make_node("Relu", ["c"], ["output"])], "leaf", [], [out])
+    for level in range(depth - 1):
+        node = helper.make_node("If", ["flag"], ["output"], then_branch=body, else_branch=body, name=f"if{level}")
+        body = helper.make_graph([node], f"level{level}", [], [out])
+    del model.graph.node[1]
+    model.graph.node.extend(body.node)
+    model.graph.initializer.append(flag)
+    return model.SerializeToString()
+
+
+def test_structure_limits(server):
+    """An upload past the structure bounds is a 413 naming the number; a real CNN is far below them."""
+    with server.client() as c:
+        for data, words in ((_many_convs(200_000), "200,001 nodes or more, over the limit of 100,000"),
+                            (_many_initializers(100_001), "initializers or more, over the limit of 100,000"),
+                            (_nested(17), "nested 17 deep, over the limit of 16")):
+            r = upload(c, "/v1/models", data, "structure.onnx")
+            assert r.status_code == 413 and r.json()["error"] == "too_large", r.text[:500]
+            assert words in r.json()["message"], r.json()
+        ok = upload(c, "/v1/models", _nested(3), "nested.onnx")
+        assert ok.status_code == 201, ok.text
+
+
+def test_lists_are_summaries(server):
+    with server.client() as c:
+        mid = upload(c, "/v1/models", conv_model(seed=9), "listed.onnx").json()["id"]
+        one = c.get(f"/v1/models/{mid}").json()
+        assert [layer["name"] for layer in one["analysis"]["layers"]] == ["conv1"]
+        listed = next(m for m in c.get("/v1/models").json()["items"] if m["id"] == mid)
+        assert "layers" not in listed["analysis"] and listed["analysis"]["convs"] == 1
+
+
+def test_npz_ratio_over_all_members(server):
+    """Members each under the per-member floor still add up: the ratio of all of them together counts."""
+    per = (1 << 20) // 4 - 1  # float32s: just under 1 MiB each
+    data = npz_compressed(**{f"z{i}": np.zeros(per, np.float32) for i in range(40)})
+    assert len(data) < 1 << 20
+    with server.client() as c:
+        r = upload(c, "/v1/datasets", data, "zeros.npz")
+        assert r.status_code == 413 and r.json()["error"] == "too_large", r.text
+        assert "in all" in r.json()["message"] and "compression ratio" in r.json()["message"], r.json()
+        fine = upload(c, "/v1/datasets", npz_compressed(x=np.zeros((2, 8, 16, 16), np.float32)), "small.npz")
+        assert fine.status_code == 201, fine.text
+
+
+def npz_compressed(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()

@@ -84,12 +84,14 @@ class ModelOut(BaseModel):
     analysis: dict[str, Any] = Field(description="Convs, eligible Convs, multiplications, per-layer rows")
 
     @classmethod
-    def from_row(cls, row: dict) -> ModelOut:
+    def from_row(cls, row: dict, summary: bool = False) -> ModelOut:
+        """The model; ``summary``: without the per-layer rows (a list's size never follows a model's structure)."""
         a = row["analysis"]
+        left_out = ("opset", "inputs", "outputs", "layers") if summary else ("opset", "inputs", "outputs")
         return cls(id=row["id"], name=row["name"], sha256=row["sha256"], size=row["size"], created=row["created"],
                    parent_id=row.get("parent_id"), source_job=row.get("source_job"), opset=a.get("opset"),
                    inputs=a.get("inputs", []), outputs=a.get("outputs", []),
-                   analysis={k: v for k, v in a.items() if k not in ("opset", "inputs", "outputs")})
+                   analysis={k: v for k, v in a.items() if k not in left_out})
 
 
 class DatasetOut(BaseModel):
@@ -140,7 +142,8 @@ class Page(BaseModel):
 
 
 class ModelPage(Page):
-    items: list[ModelOut]
+    items: list[ModelOut] = Field(description="summaries: each analysis without its per-layer rows "
+                                              "(GET /v1/models/{id} has them)")
 
 
 class DatasetPage(Page):

@@ -42,6 +42,7 @@ def validate_model(payload: dict, progress: Progress) -> dict:
     path, name = Path(payload["path"]), payload["name"]
     with _renamed(path, name):
         model = _parse(path, name)
+        Limits.from_env().check_structure(name, model)  # nodes, initializers, nesting: before the walks below
         refuse_external_data(model, name)
         if odd := first_non_text(model):
             raise SepconvError(f"{name}: a text field is not UTF-8 ({odd}); name nodes and tensors in UTF-8")

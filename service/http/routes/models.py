@@ -29,7 +29,7 @@ async def upload_model(request: Request, svc: Services = Depends(services)) -> J
 @router.get("", response_model=ModelPage)
 def list_models(limit: Limit = 100, offset: Offset = 0,
                 svc: Services = Depends(services)) -> ModelPage:
-    return ModelPage(items=[ModelOut.from_row(r) for r in svc.db.list_models(limit, offset)],
+    return ModelPage(items=[ModelOut.from_row(r, summary=True) for r in svc.db.list_models(limit, offset)],
                      limit=limit, offset=offset)
 
 
