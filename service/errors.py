@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sepconv.converter import SepconvError, first_line
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 log = logging.getLogger("sepconv.service")
 
@@ -41,6 +42,21 @@ def from_sepconv(exc: SepconvError) -> ApiError:
 
 def body(status: int, code: str, message: str, **extra) -> dict:
     return {"error": code, "message": message, "status": status, **extra}
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on the request's path (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Mount):  # static files: read-only
+            if route.matches(request.scope)[0] == Match.FULL:
+                methods |= {"GET", "HEAD"}
+            continue
+        methods |= {m for m in _METHODS if route.matches({**request.scope, "method": m})[0] == Match.FULL}
+    return sorted(methods)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 def _unavailable(message: str) -> JSONResponse:
@@ -75,10 +91,14 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path}"
-        return JSONResponse(body(exc.status_code, code, message), exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        if exc.status_code == 405:
+            allow = allowed_methods(request)
+            headers = {**(headers or {}), "Allow": ", ".join(allow)}
+            message = f"{request.method} is not allowed on {request.url.path}; it takes {', '.join(allow)}"
+        return JSONResponse(body(exc.status_code, code, message), exc.status_code, headers=headers)
 
     @app.exception_handler(sqlite3.OperationalError)
     async def _store(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:

@@ -217,3 +217,28 @@ def npz_compressed(**arrays: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     return buf.getvalue()
+
+
+def test_wrong_method_names_every_allowed_one(server):
+    with server.client() as c:
+        for method, path, allow in (("OPTIONS", "/v1/models", "GET, POST"), ("PATCH", "/v1/models", "GET, POST"),
+                                    ("OPTIONS", "/v1/models/mdl_x", "DELETE, GET"), ("PUT", "/v1/jobs", "GET"),
+                                    ("OPTIONS", "/healthz", "GET")):
+            r = c.request(method, path)
+            assert r.status_code == 405 and r.headers["allow"] == allow, (method, path, r.headers, r.text)
+            assert r.json()["error"] == "method_not_allowed" and allow in r.json()["message"], r.text
+        assert c.post("/v1/models/mdl_x").headers["allow"] == "DELETE, GET"
+
+
+def test_failure_messages_hide_server_paths(tmp_path):
+    """A task's OSError names the file it failed on; the message that reaches a job or a 4xx does not."""
+    from sepconv.service.embedded.worker import _failure
+
+    secret = tmp_path / "data" / "tmp" / "upload-0123abcd.part"
+    try:
+        secret.read_bytes()
+    except OSError as exc:
+        kind, text = _failure(exc)[1:]
+    assert kind == "internal" and "FileNotFoundError" in text and str(tmp_path) not in text and "/" not in text
+    _, text = _failure(ValueError(f"cannot read {secret} (s3://bucket/prefix, redis://h:6379/0)"))[1:]
+    assert str(tmp_path) not in text and "s3://bucket/prefix" in text and "redis://h:6379/0" in text, text
