@@ -53,6 +53,10 @@ def test_second_server_on_the_same_data_dir(server):
         lines = second.stderr.strip().splitlines()
         assert len(lines) == 1, second.stderr
         assert str(server.data_dir.resolve()) in lines[0] and f"pid {server.proc.pid}" in lines[0], lines[0]
+        cli = subprocess.run([sys.executable, "-m", "sepconv.cli.main", "serve", "--data-dir", str(server.data_dir),
+                              "--port", str(free_port())], cwd=REPO, env=env, capture_output=True, text=True,
+                             timeout=120)
+        assert cli.returncode != 0 and cli.stderr.strip() == lines[0], cli.stderr  # `sepconv serve`: the same line
         assert c.get(f"/v1/jobs/{job}").json()["state"] in ("running", "succeeded")  # not failed: interrupted
         done = wait_job(c, job, timeout=300)
         assert done["state"] == "succeeded", done
