@@ -202,6 +202,10 @@ def test_lists_are_summaries(server):
         assert [layer["name"] for layer in one["analysis"]["layers"]] == ["conv1"]
         listed = next(m for m in c.get("/v1/models").json()["items"] if m["id"] == mid)
         assert "layers" not in listed["analysis"] and listed["analysis"]["convs"] == 1
+        job = wait_job(c, c.post(f"/v1/models/{mid}/conversions", json={"verify": False}).json()["id"], timeout=120)
+        assert job["state"] == "succeeded" and job["result"]["report"]["layers"], job
+        row = next(j for j in c.get("/v1/jobs").json()["items"] if j["id"] == job["id"])
+        assert "layers" not in row["result"]["report"] and row["result"]["model_id"] == job["result"]["model_id"]
 
 
 def test_npz_ratio_over_all_members(server):

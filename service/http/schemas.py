@@ -121,8 +121,12 @@ class JobOut(BaseModel):
     error: dict[str, Any] | None = Field(None, description="{kind, message} when the job failed")
 
     @classmethod
-    def from_row(cls, row: dict) -> JobOut:
+    def from_row(cls, row: dict, summary: bool = False) -> JobOut:
+        """The job; ``summary``: its conversion report without the per-layer rows (GET /v1/jobs/{id} has them)."""
         started, finished, created = row["started"], row["finished"], row["created"]
+        if summary and isinstance(row.get("result"), dict) and isinstance(row["result"].get("report"), dict):
+            report = {k: v for k, v in row["result"]["report"].items() if k != "layers"}
+            row = {**row, "result": {**row["result"], "report": report}}
         timings = {"queued_s": (started or finished or created) - created if (started or finished) else None,
                    "run_s": finished - started if started and finished else None}
         return cls(**{k: row[k] for k in ("id", "kind", "state", "progress", "created", "started", "finished",
@@ -151,7 +155,8 @@ class DatasetPage(Page):
 
 
 class JobPage(Page):
-    items: list[JobOut]
+    items: list[JobOut] = Field(description="summaries: each conversion report without its per-layer rows "
+                                            "(GET /v1/jobs/{id} has them)")
 
 
 class ErrorOut(BaseModel):

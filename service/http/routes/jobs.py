@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERRORS)
 def list_jobs(state: Literal["queued", "running", "succeeded", "failed"] | None = None,
               limit: Limit = 100, offset: Offset = 0,
               svc: Services = Depends(services)) -> JobPage:
-    return JobPage(items=[JobOut.from_row(r) for r in svc.db.list_jobs(limit, offset, state)],
+    return JobPage(items=[JobOut.from_row(r, summary=True) for r in svc.db.list_jobs(limit, offset, state)],
                    limit=limit, offset=offset)
 
 
