@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from math import prod
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,6 +30,12 @@ class Member(Protocol):
     shape: tuple[int, ...]
     dtype: np.dtype
     compressed_bytes: int
+
+
+class ModelLike(Protocol):
+    """An ``onnx.ModelProto`` (only its graph is read)."""
+
+    graph: Any
 
 
 class TooLarge(SepconvError):
@@ -55,11 +61,19 @@ class Limits:
     max_dataset_bytes: int = 2 * GiB
     max_compression_ratio: float = 100.0
     max_tensor_bytes: int = 256 * MiB
+    #: a model's structure: nodes and initializers in all its graphs, subgraphs (If, Loop, Scan bodies)
+    #: nested in one another. Real CNNs have a few thousand nodes; past these, parsing is cheap but the
+    #: checker, the analysis and every list that shows it are not.
+    max_nodes: int = 100_000
+    max_initializers: int = 100_000
+    max_graph_depth: int = 16
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Limits:
-        """``SEPCONV_MAX_DATASET_BYTES``, ``SEPCONV_MAX_COMPRESSION_RATIO``, ``SEPCONV_MAX_TENSOR_BYTES``."""
-        fields = {"max_dataset_bytes": int, "max_compression_ratio": float, "max_tensor_bytes": int}
+        """``SEPCONV_MAX_DATASET_BYTES``, ``SEPCONV_MAX_COMPRESSION_RATIO``, ``SEPCONV_MAX_TENSOR_BYTES``,
+        ``SEPCONV_MAX_NODES``, ``SEPCONV_MAX_INITIALIZERS``, ``SEPCONV_MAX_GRAPH_DEPTH``."""
+        fields = {"max_dataset_bytes": int, "max_compression_ratio": float, "max_tensor_bytes": int,
+                  "max_nodes": int, "max_initializers": int, "max_graph_depth": int}
         values = {}
         for name, kind in fields.items():
             key = f"SEPCONV_{name.upper()}"
@@ -72,17 +86,47 @@ class Limits:
                     raise SepconvError(f"{key}={environ[key]!r}: must be above 0")
         return cls(**values)
 
+    def check_structure(self, label: str, model: ModelLike) -> None:
+        """Refuse a model with more nodes or initializers (in all its graphs), or subgraphs nested
+        deeper, than the bounds; walked without recursion, before the checker or the analysis runs."""
+        nodes = inits = 0
+        pending = [(model.graph, 1)]
+        while pending:
+            graph, depth = pending.pop()
+            if depth > self.max_graph_depth:
+                raise TooLarge(f"{label}: subgraphs nested {depth} deep, over the limit of {self.max_graph_depth} "
+                               "(SEPCONV_MAX_GRAPH_DEPTH)")
+            nodes += len(graph.node)
+            inits += len(graph.initializer) + len(graph.sparse_initializer)
+            if nodes > self.max_nodes:
+                raise TooLarge(f"{label}: {nodes:,} nodes or more, over the limit of {self.max_nodes:,} "
+                               "(SEPCONV_MAX_NODES)")
+            if inits > self.max_initializers:
+                raise TooLarge(f"{label}: {inits:,} initializers or more, over the limit of "
+                               f"{self.max_initializers:,} (SEPCONV_MAX_INITIALIZERS)")
+            for node in graph.node:
+                for attr in node.attribute:
+                    if attr.HasField("g"):
+                        pending.append((attr.g, depth + 1))
+                    pending.extend((g, depth + 1) for g in attr.graphs)
+
     def check_dataset(self, label: str, members: Iterable[Member]) -> None:
-        """Refuse an npz whose declared total, or one member's compression ratio, is past the bounds."""
-        total = 0
+        """Refuse an npz whose declared total, one member's compression ratio, or all members' ratio
+        together is past the bounds (many members each under the floor still add up)."""
+        total = stored_total = 0
         for m in members:
             name, shape, dtype, stored = m.name, m.shape, m.dtype, m.compressed_bytes
             declared = prod(shape) * dtype.itemsize
             total += declared
+            stored_total += stored
             if declared > RATIO_FLOOR_BYTES and declared > self.max_compression_ratio * max(stored, 1):
                 raise TooLarge(f"{label}: array {name!r} declares {size_text(declared)} ({'x'.join(map(str, shape))} "
                                f"{dtype}) stored in {size_text(stored)}, a compression ratio over the limit of "
                                f"{self.max_compression_ratio:g}")
+        if total > RATIO_FLOOR_BYTES and total > self.max_compression_ratio * max(stored_total, 1):
+            raise TooLarge(f"{label}: the arrays declare {size_text(total)} in all, stored in "
+                           f"{size_text(stored_total)}, a compression ratio over the limit of "
+                           f"{self.max_compression_ratio:g} (SEPCONV_MAX_COMPRESSION_RATIO)")
         if total > self.max_dataset_bytes:
             raise TooLarge(f"{label}: the arrays declare {size_text(total)} in all, over the limit of "
                            f"{size_text(self.max_dataset_bytes)} (SEPCONV_MAX_DATASET_BYTES)")

@@ -7,12 +7,14 @@ request-validation errors), so a curl user reads the message and a client switch
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sepconv.converter import SepconvError
+from sepconv.converter import SepconvError, first_line
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 log = logging.getLogger("sepconv.service")
 
@@ -42,6 +44,26 @@ def body(status: int, code: str, message: str, **extra) -> dict:
     return {"error": code, "message": message, "status": status, **extra}
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on the request's path (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Mount):  # static files: read-only
+            if route.matches(request.scope)[0] == Match.FULL:
+                methods |= {"GET", "HEAD"}
+            continue
+        methods |= {m for m in _METHODS if route.matches({**request.scope, "method": m})[0] == Match.FULL}
+    return sorted(methods)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _unavailable(message: str) -> JSONResponse:
+    """A store that cannot take a write now (disk full, I/O error, a read-only mount): 503, not 500."""
+    return JSONResponse(body(503, "storage_unavailable", message), 503, headers={"Retry-After": "30"})
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every exception into a JSON answer."""
 
@@ -69,10 +91,25 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path}"
-        return JSONResponse(body(exc.status_code, code, message), exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        if exc.status_code == 405:
+            allow = allowed_methods(request)
+            headers = {**(headers or {}), "Allow": ", ".join(allow)}
+            message = f"{request.method} is not allowed on {request.url.path}; it takes {', '.join(allow)}"
+        return JSONResponse(body(exc.status_code, code, message), exc.status_code, headers=headers)
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _store(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+        log.error("the job database failed on %s %s: %s", request.method, request.url.path, exc)
+        return _unavailable(f"the job database failed ({first_line(exc, 120)}); retry later")
+
+    @app.exception_handler(OSError)
+    async def _disk(request: Request, exc: OSError) -> JSONResponse:
+        log.error("a file operation failed on %s %s: %s", request.method, request.url.path, exc)
+        reason = exc.strerror or type(exc).__name__  # never the path: it is the server's own
+        return _unavailable(f"the data directory failed ({reason}); retry later")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

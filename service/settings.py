@@ -31,6 +31,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     api_key: str | None = None
+    open_docs: bool = False  # /docs, /redoc and /openapi.json without the API key (when one is set)
     max_upload_bytes: int = Field(GIB, ge=1)
     workers: int = Field(2, ge=1)
     job_timeout_s: float = Field(1800.0, ge=0.1)

@@ -12,6 +12,7 @@ from .jobs.validator import Validator
 from .settings import Settings
 from .storage.artifacts import Artifacts
 from .storage.blob_store import open_blob_store
+from .storage.owner import claim
 from .storage.retention import Retention
 from .storage.sqlite_store import SqliteStore
 
@@ -20,7 +21,14 @@ class Services:
     """The stores, the worker pools, and the artifacts, jobs and retention built on them."""
 
     def __init__(self, settings: Settings) -> None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.owner = claim(settings.data_dir)  # one API process per data directory, before any write
+        try:
+            self._start(settings)
+        except BaseException:
+            self.owner.release()
+            raise
+
+    def _start(self, settings: Settings) -> None:
         self.settings = settings
         self.blobs = open_blob_store(settings)
         self.blobs.clear_tmp()
@@ -57,8 +65,8 @@ class Services:
 
     def not_ready_reason(self, checks: dict[str, bool]) -> str | None:
         """Why the service is not ready, in words (None when it is)."""
-        words = {"store_writable": "the job database cannot be written",
-                 "files_writable": "the data directory cannot be written",
+        words = {"store_writable": _because("the job database cannot be written", self.db.problem),
+                 "files_writable": _because("the data directory cannot be written", self.blobs.problem),
                  "workers_alive": "a worker process is down",
                  "broker_reachable": getattr(self.runner, "problem", None) or "the job broker cannot be reached"}
         failed = [words[k] for k, ok in checks.items() if not ok]
@@ -68,3 +76,8 @@ class Services:
         self.runner.shutdown()
         self.validator.runner.shutdown()
         self.db.close()
+        self.owner.release()
+
+
+def _because(what: str, problem: str | None) -> str:
+    return f"{what} ({problem})" if problem else what

@@ -63,8 +63,8 @@ def server(tmp_path_factory):
     ("/redoc", {"javascript", "image", "json"}),
 ])
 def test_doc_page_assets_are_served_locally(server, page, kinds):
-    """Open without the API key, like the health checks; each reference is on this server and answers 200."""
-    with httpx.Client(base_url=server.url, timeout=30) as c:
+    """Behind the API key (the assets are open); each reference is on this server and answers 200."""
+    with httpx.Client(base_url=server.url, timeout=30, headers={"X-API-Key": KEY}) as c:
         r = c.get(page)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), r.text[:300]
         refs = page_refs(r.text)
@@ -107,7 +107,7 @@ def test_doc_pages_draw_the_api_offline(server):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            ctx = browser.new_context(base_url=origin)
+            ctx = browser.new_context(base_url=origin, extra_http_headers={"X-API-Key": KEY})
             ctx.route("**/*", only_local)
             page = ctx.new_page()
             page.set_default_timeout(60_000)
@@ -125,3 +125,20 @@ def test_doc_pages_draw_the_api_offline(server):
     # the one thing the bundles ask another host for: ReDoc's logo, refused by the page's CSP before any request
     logo = "https://cdn.redoc.ly/redoc/logo-mini.svg"
     assert all(logo in e and "Content Security Policy" in e for e in errors), errors
+
+
+def test_docs_need_the_key(server, tmp_path):
+    """With an API key set, the pages and the OpenAPI document need it; SEPCONV_OPEN_DOCS opens them."""
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            r = c.get(path)
+            assert r.status_code == 401 and r.json()["error"] == "unauthorized", (path, r.text[:200])
+        assert "/v1/models" in c.get("/openapi.json", headers={"X-API-Key": KEY}).json()["paths"]
+        assert c.get("/docs-assets/swagger-ui.css").status_code == 200
+    srv = Server(tmp_path / "data", workers=1, env={"SEPCONV_API_KEY": KEY, "SEPCONV_OPEN_DOCS": "1"}).start()
+    try:
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            assert [c.get(p).status_code for p in ("/docs", "/redoc", "/openapi.json")] == [200, 200, 200]
+            assert c.get("/v1/models").status_code == 401
+    finally:
+        srv.stop()

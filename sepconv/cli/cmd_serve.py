@@ -24,5 +24,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         from sepconv.service.server import serve
     except ImportError as exc:
         raise SepconvError(f"the service needs its extra: pip install 'sepconv[service]' ({exc})") from None
-    serve(host=args.host, port=args.port, workers=args.workers, data_dir=args.data_dir)
+    try:
+        serve(host=args.host, port=args.port, workers=args.workers, data_dir=args.data_dir)
+    except ValueError as exc:  # a bad setting, or a data directory another server owns: one line
+        raise SepconvError(str(exc)) from None
     return 0

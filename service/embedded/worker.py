@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection
 
 from sepconv.converter import SepconvError, first_line
 
+from ..redact import hide_paths
 from .memory_limit import StuckWatch, apply_job_memory_limit, memory_failure
 
 #: how often a worker checks that the server that started it is still alive
@@ -114,13 +115,17 @@ def _answer(table: dict[str, Task], task: str, payload: dict, progress: Callable
 
 
 def _failure(exc: Exception) -> tuple:
-    """The pool's message for a task's exception."""
+    """The pool's message for a task's exception (without the server's own paths)."""
+    kind, message = _kind_and_message(exc)
+    return ("error", kind, hide_paths(message))
+
+
+def _kind_and_message(exc: Exception) -> tuple[str, str]:
     short = memory_failure(exc)
     if short is not None:
-        return ("error", short.kind, str(short))
+        return short.kind, str(short)
     if isinstance(exc, SepconvError):
-        return ("error", exc.kind, str(exc))
+        return exc.kind, str(exc)
     if isinstance(exc, OSError):
-        return ("error", "internal", f"{type(exc).__name__}: {exc}")
-    message = f"{type(exc).__name__}: {first_line(exc)}" if str(exc).strip() else type(exc).__name__
-    return ("error", "internal", message)
+        return "internal", f"{type(exc).__name__}: {exc}"
+    return "internal", f"{type(exc).__name__}: {first_line(exc)}" if str(exc).strip() else type(exc).__name__

@@ -45,12 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="sepconv", version=__version__, lifespan=lifespan, redirect_slashes=False,
                   description="Upload ONNX CNNs, factorize their Conv layers, benchmark and download them. "
                               "Errors are JSON: {error, message, status}.",
-                  docs_url=None, redoc_url=None)  # docs.install serves them, offline
+                  docs_url=None, redoc_url=None, openapi_url=None)  # docs.install serves them, offline
     errors.install(app)
     secured = [Depends(require_api_key)]
     for r in (models.router, datasets.router, jobs.router, benchmarks.router):
         app.include_router(r, dependencies=secured)
     app.include_router(health.router)
-    docs.install(app)  # /docs and /redoc with their assets from this server, open like the health checks
+    docs.install(app)  # /docs, /redoc and /openapi.json from this server, behind the key (SEPCONV_OPEN_DOCS)
     app.include_router(web.router)  # the web page at /, open like the health checks (its data needs the key)
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 from sepconv.converter import budget_max_error
 
@@ -83,12 +84,14 @@ class ModelOut(BaseModel):
     analysis: dict[str, Any] = Field(description="Convs, eligible Convs, multiplications, per-layer rows")
 
     @classmethod
-    def from_row(cls, row: dict) -> ModelOut:
+    def from_row(cls, row: dict, summary: bool = False) -> ModelOut:
+        """The model; ``summary``: without the per-layer rows (a list's size never follows a model's structure)."""
         a = row["analysis"]
+        left_out = ("opset", "inputs", "outputs", "layers") if summary else ("opset", "inputs", "outputs")
         return cls(id=row["id"], name=row["name"], sha256=row["sha256"], size=row["size"], created=row["created"],
                    parent_id=row.get("parent_id"), source_job=row.get("source_job"), opset=a.get("opset"),
                    inputs=a.get("inputs", []), outputs=a.get("outputs", []),
-                   analysis={k: v for k, v in a.items() if k not in ("opset", "inputs", "outputs")})
+                   analysis={k: v for k, v in a.items() if k not in left_out})
 
 
 class DatasetOut(BaseModel):
@@ -118,12 +121,22 @@ class JobOut(BaseModel):
     error: dict[str, Any] | None = Field(None, description="{kind, message} when the job failed")
 
     @classmethod
-    def from_row(cls, row: dict) -> JobOut:
+    def from_row(cls, row: dict, summary: bool = False) -> JobOut:
+        """The job; ``summary``: its conversion report without the per-layer rows (GET /v1/jobs/{id} has them)."""
         started, finished, created = row["started"], row["finished"], row["created"]
+        if summary and isinstance(row.get("result"), dict) and isinstance(row["result"].get("report"), dict):
+            report = {k: v for k, v in row["result"]["report"].items() if k != "layers"}
+            row = {**row, "result": {**row["result"], "report": report}}
         timings = {"queued_s": (started or finished or created) - created if (started or finished) else None,
                    "run_s": finished - started if started and finished else None}
         return cls(**{k: row[k] for k in ("id", "kind", "state", "progress", "created", "started", "finished",
                                           "params", "result", "error")}, timings=timings)
+
+
+#: a list's page: bounded here, so a huge or negative number is a 422 and never reaches SQLite's 64-bit integers
+MAX_OFFSET = 2 ** 31 - 1
+Limit = Annotated[int, Query(ge=1, le=1000, description="items per page")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip")]
 
 
 class Page(BaseModel):
@@ -133,7 +146,8 @@ class Page(BaseModel):
 
 
 class ModelPage(Page):
-    items: list[ModelOut]
+    items: list[ModelOut] = Field(description="summaries: each analysis without its per-layer rows "
+                                              "(GET /v1/models/{id} has them)")
 
 
 class DatasetPage(Page):
@@ -141,7 +155,8 @@ class DatasetPage(Page):
 
 
 class JobPage(Page):
-    items: list[JobOut]
+    items: list[JobOut] = Field(description="summaries: each conversion report without its per-layer rows "
+                                            "(GET /v1/jobs/{id} has them)")
 
 
 class ErrorOut(BaseModel):

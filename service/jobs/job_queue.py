@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..embedded.worker_pool import Runner, TaskError
 from ..errors import ApiError, not_found
+from ..redact import hide_paths
 from ..storage.artifacts import Artifacts
 from ..storage.blob_store import BlobStore
 from ..storage.sqlite_store import SqliteStore
@@ -129,7 +130,7 @@ class JobQueue:
                 return  # server shutting down: the restart recovery decides
             if exc is not None:
                 kind = exc.kind if isinstance(exc, TaskError) else "internal"
-                self.db.finish_job(job_id, error={"kind": kind, "message": str(exc)})
+                self.db.finish_job(job_id, error={"kind": kind, "message": hide_paths(str(exc))})
                 return
             result = fut.result()
             if job["kind"] == "conversion":
@@ -138,7 +139,8 @@ class JobQueue:
             self.db.finish_job(job_id, result=result)
         except Exception as err:
             log.exception("recording job %s failed", job_id)
-            self.db.finish_job(job_id, error={"kind": "internal", "message": f"storing the result failed: {err}"})
+            message = hide_paths(f"storing the result failed: {err}")
+            self.db.finish_job(job_id, error={"kind": "internal", "message": message})
         finally:
             if payload.get("output"):
                 Path(payload["output"]).unlink(missing_ok=True)

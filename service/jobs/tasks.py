@@ -31,6 +31,7 @@ from sepconv.converter import (
 from sepconv.converter import benchmark as run_benchmark
 
 from ..storage.blob_store import sha256_file
+from .proto_text import first_non_text
 
 Progress = Callable[[str, float | None], None]
 
@@ -41,7 +42,10 @@ def validate_model(payload: dict, progress: Progress) -> dict:
     path, name = Path(payload["path"]), payload["name"]
     with _renamed(path, name):
         model = _parse(path, name)
+        Limits.from_env().check_structure(name, model)  # nodes, initializers, nesting: before the walks below
         refuse_external_data(model, name)
+        if odd := first_non_text(model):
+            raise SepconvError(f"{name}: a text field is not UTF-8 ({odd}); name nodes and tensors in UTF-8")
         if len(model.graph.node) == 0:
             raise SepconvError(f"{name}: not an ONNX model (the graph has no nodes)", "unsupported")
         check_model(model, name)

@@ -8,6 +8,7 @@ Ids become paths here only (paths never come from a request).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -91,10 +92,30 @@ class Artifacts:
                     return row, False
             checked = await self.validator.run(check, {"path": str(rec.path), "name": rec.name})
             with self._files:
-                self.blobs.adopt(rec.path, rec.sha256)
-                return insert(checked)
+                return self._file(rec.path, rec.sha256, lambda: insert(checked))
         finally:
             rec.path.unlink(missing_ok=True)
+
+    def _file(self, src: Path | None, sha256: str, insert: Callable[[], tuple[dict, bool]]) -> tuple[dict, bool]:
+        """Move the blob into place, then insert its row; when the insert fails, the blob goes again
+        (unless it was there before or a row uses it), so an upload is seen whole or not at all.
+        ``src`` None: the blob is in the store already (a worker on another machine put it there)."""
+        existed = self.blobs.exists(sha256)
+        if src is not None:
+            self.blobs.adopt(src, sha256)
+        try:
+            return insert()
+        except BaseException:
+            if not existed and not self._row_uses(sha256):
+                self.blobs.remove(sha256)
+            raise
+
+    def _row_uses(self, sha256: str) -> bool:
+        """Does a row refer to the blob? (A store that cannot answer had no row for a blob that was not there.)"""
+        try:
+            return self.db.sha_in_use(sha256)
+        except sqlite3.Error:
+            return False
 
     def file_converted(self, output: Path | None, result: dict, source_id: str, job_id: str) -> dict:
         """File a conversion's output as a model of its own, named after its source. ``output`` None:
@@ -102,12 +123,11 @@ class Artifacts:
         source = self.db.get_model(source_id)
         base = (source["name"] if source else "model").removesuffix(".onnx")
         with self._files:
-            if output is not None:
-                self.blobs.adopt(output, result["sha256"])
-            elif not self.blobs.exists(result["sha256"]):
+            if output is None and not self.blobs.exists(result["sha256"]):
                 raise ValueError("the worker's output is missing from the blob store")
-            model, _ = self.db.add_model(result["sha256"], f"{base}.sepconv.onnx", result["size"],
-                                         result["analysis"], source_job=job_id, parent_id=source_id)
+            model, _ = self._file(output, result["sha256"], lambda: self.db.add_model(
+                result["sha256"], f"{base}.sepconv.onnx", result["size"], result["analysis"], source_job=job_id,
+                parent_id=source_id))
         return model
 
     # -- deletion ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ fsync and an atomic rename, so a crash never leaves a half-written blob.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -66,6 +67,7 @@ class BlobStore:
 
     def __init__(self, root: Path, remote: S3Blobs | None = None) -> None:
         self.remote = remote
+        self.problem: str | None = None  # why the last write check failed
         self.blobs = root / "blobs"
         self.tmp = root / "tmp"
         self.blobs.mkdir(parents=True, exist_ok=True)
@@ -151,18 +153,26 @@ class BlobStore:
         raise KeyError(sha256)
 
     def writable(self) -> bool:
-        """Can a file be created, fsynced and removed here right now (and the object store be reached)?"""
+        """Can a small file be written, fsynced, read back and removed here right now (and the object
+        store be reached)? ``problem`` says why not (never a path)."""
         if self.remote is not None and not self.remote.reachable():
+            self.problem = "the object store cannot be reached"
             return False
         probe = self.tmp / f"probe-{uuid.uuid4().hex}"
+        token = uuid.uuid4().bytes
         try:
             with open(probe, "wb") as fh:
-                fh.write(b"ok")
+                fh.write(token)
                 os.fsync(fh.fileno())
+            same = probe.read_bytes() == token
             probe.unlink()
-            return True
-        except OSError:
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                probe.unlink(missing_ok=True)
+            self.problem = exc.strerror or type(exc).__name__
             return False
+        self.problem = None if same else "a file written there did not read back"
+        return same
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

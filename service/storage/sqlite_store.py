@@ -30,7 +30,19 @@ CREATE TABLE IF NOT EXISTS jobs (
     progress TEXT, result TEXT, error TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL, token TEXT NOT NULL);
 """
+
+def _text(value: object) -> str:
+    """What JSON cannot hold as it is: bytes (a name that is not UTF-8) as text with replacement characters."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, default=_text)
+
 
 def new_id(prefix: str) -> str:
     """Random, URL-safe, unguessable ids (``mdl_…``, ``ds_…``, ``job_…``)."""
@@ -42,6 +54,7 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self._lock = threading.RLock()
+        self.problem: str | None = None  # why the last write check failed
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -57,13 +70,22 @@ class SqliteStore:
             return self._db.execute(sql, args)
 
     def writable(self) -> bool:
-        """Can the database take a write right now (disk full, read-only mount, lock)?"""
+        """Can the database take a write right now (disk full, read-only mount, I/O error, lock)? A
+        heartbeat row is written, committed and read back; ``problem`` says why not."""
+        token = secrets.token_hex(8)
         try:
             with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute("ROLLBACK")
+                # a read first: it reloads a schema changed since a failed write (which would be kept stale otherwise)
+                self._db.execute("SELECT count(*) FROM heartbeat").fetchall()
+                self._db.execute("INSERT OR REPLACE INTO heartbeat VALUES (1, ?, ?)", (time.time(), token))
+                row = self._db.execute("SELECT token FROM heartbeat WHERE id=1").fetchone()
+            if row is None or row["token"] != token:
+                self.problem = "the heartbeat row did not read back"
+                return False
+            self.problem = None
             return True
-        except sqlite3.Error:
+        except sqlite3.Error as exc:
+            self.problem = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             return False
 
     # -- models and datasets ----------------------------------------------------------------
@@ -73,7 +95,7 @@ class SqliteStore:
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO models VALUES (?,?,?,?,?,?,?,?)",
-                (new_id("mdl"), sha256, name, size, time.time(), source_job, parent_id, json.dumps(analysis)))
+                (new_id("mdl"), sha256, name, size, time.time(), source_job, parent_id, _dumps(analysis)))
             row = self._db.execute("SELECT * FROM models WHERE sha256=?", (sha256,)).fetchone()
         return _model(row), cur.rowcount == 1
 
@@ -99,7 +121,7 @@ class SqliteStore:
     def add_dataset(self, sha256: str, name: str, size: int, arrays: list[dict]) -> tuple[dict, bool]:
         with self._lock:
             cur = self._db.execute("INSERT OR IGNORE INTO datasets VALUES (?,?,?,?,?,?)",
-                                   (new_id("ds"), sha256, name, size, time.time(), json.dumps(arrays)))
+                                   (new_id("ds"), sha256, name, size, time.time(), _dumps(arrays)))
             row = self._db.execute("SELECT * FROM datasets WHERE sha256=?", (sha256,)).fetchone()
         return _dataset(row), cur.rowcount == 1
 
@@ -149,8 +171,8 @@ class SqliteStore:
     def add_job(self, kind: str, params: dict, refs: list[str]) -> dict:
         job_id = new_id("job")
         self._exec("INSERT INTO jobs (id, kind, state, created, params, refs, progress) VALUES (?,?,?,?,?,?,?)",
-                   (job_id, kind, "queued", time.time(), json.dumps(params), json.dumps(refs),
-                    json.dumps({"stage": "queued", "fraction": 0.0})))
+                   (job_id, kind, "queued", time.time(), _dumps(params), _dumps(refs),
+                    _dumps({"stage": "queued", "fraction": 0.0})))
         job = self.get_job(job_id)
         assert job is not None
         return job
@@ -172,10 +194,10 @@ class SqliteStore:
 
     def mark_running(self, job_id: str) -> None:
         self._exec("UPDATE jobs SET state='running', started=?, progress=? WHERE id=? AND state='queued'",
-                   (time.time(), json.dumps({"stage": "running", "fraction": 0.0}), job_id))
+                   (time.time(), _dumps({"stage": "running", "fraction": 0.0}), job_id))
 
     def set_progress(self, job_id: str, progress: dict) -> None:
-        self._exec("UPDATE jobs SET progress=? WHERE id=? AND state='running'", (json.dumps(progress), job_id))
+        self._exec("UPDATE jobs SET progress=? WHERE id=? AND state='running'", (_dumps(progress), job_id))
 
     def finish_job(self, job_id: str, result: dict | None = None, error: dict | None = None) -> None:
         """Record the outcome; a job finishes once (a late result after a cancel is dropped)."""
@@ -183,12 +205,12 @@ class SqliteStore:
         progress = {"stage": "done", "fraction": 1.0 if error is None else None}
         self._exec("UPDATE jobs SET state=?, finished=?, result=?, error=?, progress=? "
                    "WHERE id=? AND state IN ('queued','running')",
-                   (state, time.time(), json.dumps(result) if result is not None else None,
-                    json.dumps(error) if error is not None else None, json.dumps(progress), job_id))
+                   (state, time.time(), _dumps(result) if result is not None else None,
+                    _dumps(error) if error is not None else None, _dumps(progress), job_id))
 
     def requeue(self, job_id: str) -> None:
         self._exec("UPDATE jobs SET state='queued', started=NULL, progress=? WHERE id=?",
-                   (json.dumps({"stage": "queued", "fraction": 0.0, "requeued": True}), job_id))
+                   (_dumps({"stage": "queued", "fraction": 0.0, "requeued": True}), job_id))
 
     # -- retention ---------------------------------------------------------------------------------
     def expired(self, cutoff: float) -> tuple[list[str], list[dict], list[dict]]:

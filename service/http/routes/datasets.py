@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from ...errors import not_found
 from ...storage.uploads import UPLOAD_DOC, receive
 from ...wiring import Services
-from ..schemas import ERRORS, DatasetOut, DatasetPage
+from ..schemas import ERRORS, DatasetOut, DatasetPage, Limit, Offset
 from . import created, services
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=ERRORS)
@@ -25,7 +25,7 @@ async def upload_dataset(request: Request, svc: Services = Depends(services)) ->
 
 
 @router.get("", response_model=DatasetPage)
-def list_datasets(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+def list_datasets(limit: Limit = 100, offset: Offset = 0,
                   svc: Services = Depends(services)) -> DatasetPage:
     return DatasetPage(items=[DatasetOut.from_row(r) for r in svc.db.list_datasets(limit, offset)],
                        limit=limit, offset=offset)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from ...wiring import Services
-from ..schemas import ERRORS, JobOut, JobPage
+from ..schemas import ERRORS, JobOut, JobPage, Limit, Offset
 from . import services
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERRORS)
@@ -15,9 +15,9 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERRORS)
 
 @router.get("", response_model=JobPage)
 def list_jobs(state: Literal["queued", "running", "succeeded", "failed"] | None = None,
-              limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+              limit: Limit = 100, offset: Offset = 0,
               svc: Services = Depends(services)) -> JobPage:
-    return JobPage(items=[JobOut.from_row(r) for r in svc.db.list_jobs(limit, offset, state)],
+    return JobPage(items=[JobOut.from_row(r, summary=True) for r in svc.db.list_jobs(limit, offset, state)],
                    limit=limit, offset=offset)
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
 from ...errors import not_found
 from ...storage.uploads import UPLOAD_DOC, receive
 from ...wiring import Services
 from ..request_checks import check_conversion
-from ..schemas import ERRORS, ConversionRequest, JobOut, ModelOut, ModelPage
+from ..schemas import ERRORS, ConversionRequest, JobOut, Limit, ModelOut, ModelPage, Offset
 from . import created, services
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERRORS)
@@ -27,9 +27,9 @@ async def upload_model(request: Request, svc: Services = Depends(services)) -> J
 
 
 @router.get("", response_model=ModelPage)
-def list_models(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+def list_models(limit: Limit = 100, offset: Offset = 0,
                 svc: Services = Depends(services)) -> ModelPage:
-    return ModelPage(items=[ModelOut.from_row(r) for r in svc.db.list_models(limit, offset)],
+    return ModelPage(items=[ModelOut.from_row(r, summary=True) for r in svc.db.list_models(limit, offset)],
                      limit=limit, offset=offset)
 
 
