@@ -157,8 +157,8 @@ class PreparedInt8:
     def _preprocess(self, src: Path, large: bool, notes: list[str]) -> None:
         from onnxruntime.quantization import quant_pre_process
 
-        try:
-            with _quiet():
+        try:  # in the work folder: a failed symbolic shape inference saves its model into the current one
+            with _quiet(), contextlib.chdir(self.dir):
                 quant_pre_process(str(src), str(self.path), save_as_external_data=large)
             return
         except Exception as exc:  # symbolic shape inference fails on some graphs; without it, the rest still runs
