@@ -19,6 +19,7 @@ import onnxruntime as ort
 import pytest
 from model_builders import low_rank_model
 from service_fixtures import (
+    REPO,
     Redis,
     Server,
     Worker,
@@ -102,7 +103,7 @@ def test_upload_convert_download_benchmark(client, state, runner):
     assert ds.json()["arrays"] == [{"name": "input", "shape": [4, 8, 16, 16], "dtype": "float32"}]
 
     r = client.post(f"/v1/models/{m['id']}/conversions",
-                    json={"method": "depthwise", "rank": "full", "dataset_id": ds.json()["id"]})
+                    json={"method": "depthwise", "rank": "full", "force": True, "dataset_id": ds.json()["id"]})
     assert r.status_code == 202, r.text
     assert r.json()["state"] == "queued" and r.headers["location"] == f"/v1/jobs/{r.json()['id']}"
     job = wait_job(client, r.json()["id"])
@@ -389,6 +390,29 @@ def test_int8_conversion(client):
     assert 0 < np.linalg.norm(y1 - y0) / np.linalg.norm(y0) < 0.1
 
 
+def test_verdict_and_no_copy_of_an_unchanged_model(client):
+    """Each conversion's result carries the service's verdict: the digits' default depthwise
+    conversion loses most of its top-1 answers and is judged broken (its download not the one
+    recommended); one that rewrites nothing succeeds with its report and verdict, but stores no model."""
+    model = (REPO / "sample_models" / "digits_small.onnx").read_bytes()
+    mid = upload(client, "/v1/models", model, "digits_small.onnx").json()["id"]
+    did = upload(client, "/v1/datasets", (REPO / "sample_models" / "digits_small_test.npz").read_bytes(),
+                 "digits_small_test.npz").json()["id"]
+    broken = wait_job(client, client.post(f"/v1/models/{mid}/conversions",
+                                          json={"method": "depthwise", "dataset_id": did}).json()["id"])
+    assert broken["state"] == "succeeded", broken
+    v = broken["result"]["verdict"]
+    assert v["level"] == "broken" and not v["recommend_download"] and broken["result"]["model_id"]
+    before = {m["id"] for m in client.get("/v1/models", params={"limit": 1000}).json()["items"]}
+    same = wait_job(client, client.post(f"/v1/models/{mid}/conversions",
+                                        json={"method": "depthwise", "rank": 9999, "dataset_id": did}).json()["id"])
+    assert same["state"] == "succeeded", same
+    assert same["result"]["model_id"] is None and same["result"]["report"]["output"] is None
+    assert same["result"]["verdict"]["level"] == "unchanged"
+    assert "0 of 2 Convs rewritten" in same["result"]["verdict"]["summary"]
+    assert {m["id"] for m in client.get("/v1/models", params={"limit": 1000}).json()["items"]} == before
+
+
 def test_restart_finds_everything(server, client, state, runner):
     """Stop the server with a job running and one queued; after the restart every file and
     finished job is there, the running job failed as interrupted (with Celery: it went on on its
@@ -432,4 +456,5 @@ def test_restart_finds_everything(server, client, state, runner):
         assert c.get(f"/v1/datasets/{state['dataset']['id']}").json() == state["dataset"]
         for jid in state["jobs"]:
             assert c.get(f"/v1/jobs/{jid}").json()["state"] == "succeeded"
+
 

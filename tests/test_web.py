@@ -394,3 +394,152 @@ def test_int8_from_the_form(tab, server):
     assert table.locator("tbody tr").count() == 5
     assert all(cell == "int8" for cell in table.locator("tbody tr td:nth-child(8)").all_inner_texts())
     shot(page, "07-result-int8", phone=True)
+
+
+SMALL = REPO / "sample_models" / "digits_small.onnx"
+SMALL_DATA = REPO / "sample_models" / "digits_small_test.npz"
+BAD = "rgb(180, 35, 24)"  # --bad in app.css
+
+
+def _small(client: httpx.Client) -> tuple[str, str]:
+    mid = upload(client, "/v1/models", SMALL.read_bytes(), SMALL.name).json()["id"]
+    did = upload(client, "/v1/datasets", SMALL_DATA.read_bytes(), SMALL_DATA.name).json()["id"]
+    return mid, did
+
+
+def test_broken_result_says_so_and_compares_on_its_data(tab, server):
+    """The issue's case: a default depthwise conversion of the small digits keeps about a quarter of
+    the top-1 answers. The page says Broken at the top, the download is not the main button, the
+    job is described by names, and Benchmark both runs on the conversion's own dataset."""
+    with server.client() as client:
+        mid, did = _small(client)
+        upload(client, "/v1/datasets", DATA.read_bytes(), DATA.name)  # stored too, but for the wide model
+    page = tab(server)
+    page.goto(f"/#/models/{mid}")
+    form = page.locator("#convert-form")
+    form.wait_for()
+    dataset = form.get_by_label("Dataset")
+    assert dataset.input_value() == did  # the one stored dataset that fits the model's input
+    assert "does not fit" in dataset.locator(f"option:has-text('{DATA.name}')").inner_text()
+    form.get_by_label("Method").select_option("depthwise")
+    form.get_by_role("button", name="Convert").click()
+    page.wait_for_url(re.compile(r"#/jobs/job_"))
+    assert page.locator("#job-subject").inner_text() == \
+        f"Converting {SMALL.name} with method depthwise on dataset {SMALL_DATA.name}."
+    watch_progress(page, "12-job-broken-running")
+    verdict = page.locator("#verdict")
+    verdict.wait_for()
+    assert verdict.get_attribute("data-level") == "broken"
+    assert verdict.locator(".verdict-badge").inner_text() == "Broken"
+    assert "top-1 agreement" in verdict.inner_text() and "no longer computes" in verdict.inner_text()
+    assert verdict.evaluate("el => el.compareDocumentPosition(document.querySelector('#result-totals'))") & 4
+    dl = page.locator("#download-converted")
+    assert "primary" not in (dl.get_attribute("class") or "") and "not recommended" in dl.inner_text()
+    assert page.locator(".result .primary").count() == 0
+    shot(page, "12-result-broken", phone=True)
+
+    page.get_by_role("link", name="Benchmark both").click()
+    compare = page.locator("#compare-form")
+    compare.wait_for()
+    assert compare.get_by_label("Inputs").input_value() == did
+    assert "Preselected" in compare.inner_text()
+    compare.get_by_label("Runs").fill("10")
+    compare.get_by_role("button", name="Run benchmark").click()
+    page.wait_for_url(re.compile(r"#/jobs/job_"))
+    inputs = page.locator("#bench-inputs")
+    inputs.wait_for()
+    assert f"dataset {SMALL_DATA.name}" in inputs.inner_text() and "batch of" in inputs.inner_text()
+    assert f"on dataset {SMALL_DATA.name}" in page.locator("#job-subject").inner_text()
+    shot(page, "13-compare-on-data")
+
+    page.goto("/#/jobs")
+    row = page.locator("#job-list tbody tr", has=page.locator(".verdict-badge.broken"))
+    row.first.wait_for()
+    assert SMALL.name in row.first.inner_text() and "mdl_" not in row.first.inner_text()
+
+
+def test_unchanged_and_unchecked_results(tab, server):
+    """Nothing rewritten: no model stored, nothing to download or benchmark, and why. Verification
+    off: Unchecked, in words, and its download is not the main button."""
+    with server.client() as client:
+        mid, did = _small(client)
+        same = wait_job(client, client.post(f"/v1/models/{mid}/conversions",
+                                            json={"method": "depthwise", "rank": 9999, "dataset_id": did}).json()["id"])
+        blind = wait_job(client, client.post(f"/v1/models/{mid}/conversions",
+                                             json={"method": "depthwise", "verify": False}).json()["id"])
+    assert same["result"]["model_id"] is None and blind["state"] == "succeeded"
+    page = tab(server)
+    page.goto(f"/#/jobs/{same['id']}")
+    verdict = page.locator("#verdict")
+    verdict.wait_for()
+    assert verdict.get_attribute("data-level") == "unchanged"
+    assert "0 of 2 Convs rewritten" in verdict.inner_text() and "no new model was stored" in verdict.inner_text()
+    assert page.locator("#no-model").is_visible()
+    assert page.locator("#download-converted").count() == 0
+    assert page.get_by_role("link", name="Benchmark both").count() == 0
+    page.locator("#download-report").wait_for()
+    shot(page, "14-result-unchanged")
+    page.goto(f"/#/jobs/{blind['id']}")
+    verdict.wait_for()
+    assert verdict.get_attribute("data-level") == "unchecked" and "verification was off" in verdict.inner_text()
+    assert "primary" not in (page.locator("#download-converted").get_attribute("class") or "")
+    shot(page, "15-result-unchecked")
+
+
+def test_failures_read_as_failures(tab, server):
+    """A bad upload's message is red, names the file once and holds no protobuf text; a failed
+    job reads 'failed' with its reason, and the jobs list shows a short error."""
+    page = tab(server)
+    page.goto("/")
+    page.console.allow(r"status of 415")
+    drop_file(page, "model-file", "junk.onnx", b"\x08\x07this is not an onnx model" * 20)
+    status = page.locator(".dropzone:has(input[name=model-file]) .upload-status.error-text")
+    status.wait_for()
+    text = status.inner_text()
+    assert text.count("junk.onnx") == 1 and "not a valid ONNX model" in text, text
+    assert "ModelProto" not in text and "parsing" not in text, text
+    assert status.evaluate("el => getComputedStyle(el).color") == BAD
+    shot(page, "16-upload-error")
+
+    with server.client() as client:  # shapes that fit the symbolic dims but not the weights: the job fails
+        sym = upload(client, "/v1/models", conv_model(seed=2, shape=["N", "C", 16, 16]), "sym.onnx").json()["id"]
+        job = client.post(f"/v1/models/{sym}/conversions", json={"input_shapes": {"input": [1, 3, 16, 16]}}).json()
+        failed = wait_job(client, job["id"])
+    assert failed["state"] == "failed"
+    page.goto(f"/#/jobs/{job['id']}")
+    page.get_by_role("heading", name="Failed").wait_for()
+    stage = page.locator("#job-stage")
+    assert stage.inner_text().startswith("failed: ") and "Stage" not in stage.inner_text()
+    assert "\n" not in stage.inner_text() and page.locator(".progress-card .pct").inner_text() == ""
+    shot(page, "17-job-failed")
+    page.goto("/#/jobs")
+    cell = page.locator("#job-list tbody tr", has=page.locator(f"a[href='#/jobs/{job['id']}']")).locator(".job-error")
+    cell.wait_for()
+    assert len(cell.inner_text()) <= 70 and cell.get_attribute("title") == failed["error"]["message"]
+
+
+def test_tables_scroll_inside_their_box(tab, server):
+    """At 1280 px the layer table is wider than its box: it scrolls inside it, with a hint, and the
+    page itself does not scroll sideways; on a phone the jobs list's State column is on screen."""
+    with server.client() as client:
+        mid = upload(client, "/v1/models", MODEL.read_bytes(), MODEL.name).json()["id"]
+        wait_job(client, client.post("/v1/benchmarks", json={"model_ids": [mid], "runs": 3}).json()["id"])
+    page = tab(server)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"/#/models/{mid}")
+    box = page.locator(".scroll[aria-label='Conv layers']")
+    box.wait_for()
+    page.wait_for_function("document.querySelector(\".scroll[aria-label='Conv layers']\").dataset.overflow")
+    wide = box.evaluate("el => [el.scrollWidth, el.clientWidth, el.getBoundingClientRect().right]")
+    assert wide[0] > wide[1], wide
+    assert box.locator("xpath=..").locator(".scroll-hint").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, "18-layers-1280")
+    page.set_viewport_size(PHONE)
+    page.goto("/#/jobs")
+    head = page.locator("#job-list thead th", has_text="State")
+    head.wait_for()
+    right = head.evaluate("el => el.getBoundingClientRect().right")
+    assert right <= PHONE["width"], right
+    assert page.locator("#job-list tbody tr .badge").first.is_visible()
+    shot(page, "19-jobs-phone")

@@ -117,7 +117,8 @@ class JobOut(BaseModel):
     finished: float | None
     timings: dict[str, float | None]
     params: dict[str, Any]
-    result: dict[str, Any] | None = Field(None, description="conversion: {model_id, report}; benchmark: the latencies")
+    result: dict[str, Any] | None = Field(None, description="conversion: {model_id, report, verdict} (model_id "
+                                          "null when it changed nothing); benchmark: the latencies")
     error: dict[str, Any] | None = Field(None, description="{kind, message} when the job failed")
 
     @classmethod

@@ -148,8 +148,12 @@ class JobQueue:
     def _file_conversion(self, job: dict, output: Path | None, result: dict) -> dict:
         """File the converted model; the job's result names it, and internal paths stay internal."""
         source_id = job["params"]["model_id"]
-        model = self.artifacts.file_converted(output, result, source_id, job["id"])
         report = dict(result["report"])
         report["source"] = source_id
+        verdict = result.get("verdict")
+        if not result.get("sha256"):  # nothing changed (see tasks.convert): the report alone, no model
+            report["output"] = None
+            return {"model_id": None, "report": report, "verdict": verdict}
+        model = self.artifacts.file_converted(output, result, source_id, job["id"])
         report["output"] = model["id"]
-        return {"model_id": model["id"], "report": report}
+        return {"model_id": model["id"], "report": report, "verdict": verdict}

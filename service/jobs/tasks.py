@@ -20,7 +20,6 @@ from sepconv.converter import (
     SepconvError,
     check_model,
     convert_file,
-    first_line,
     input_shapes,
     inspect_model,
     iter_tensors,
@@ -32,6 +31,7 @@ from sepconv.converter import benchmark as run_benchmark
 
 from ..storage.blob_store import sha256_file
 from .proto_text import first_non_text
+from .verdict import conversion_verdict
 
 Progress = Callable[[str, float | None], None]
 
@@ -63,9 +63,9 @@ def _parse(path: Path, name: str) -> onnx.ModelProto:
         raise SepconvError(f"{name}: the file is empty", "unsupported")
     try:
         model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf's DecodeError and friends: truncated or not ONNX at all
-        raise SepconvError(f"{name}: not a valid ONNX protobuf (truncated or not an ONNX file: "
-                           f"{first_line(exc, 200)})", "unsupported") from None
+    except Exception:  # protobuf's DecodeError and friends: truncated or not ONNX at all
+        raise SepconvError(f"{name}: not a valid ONNX model (the file is truncated, or is not an ONNX "
+                           "protobuf)", "unsupported") from None
     if not model.HasField("graph"):
         raise SepconvError(f"{name}: not an ONNX model (no graph)", "unsupported")
     return model
@@ -98,13 +98,18 @@ def check_data(payload: dict, progress: Progress) -> dict:
 
 # -- jobs -----------------------------------------------------------------------------------------
 def convert(payload: dict, progress: Progress) -> dict:
-    """Convert, then analyse and hash the result so the API process only has to move it."""
+    """Convert, judge the result (:mod:`.verdict`), then analyse and hash it so the API process only
+    has to move it. A conversion that changed nothing stores no model: ``sha256`` is None."""
     output = Path(payload["output"])
     options = ConvertOptions(**payload["options"])
     with _renamed(Path(payload["source"]), payload["source_name"]), \
             _renamed(Path(payload["data"]) if payload.get("data") else None, payload.get("data_name")):
         report = convert_file(payload["source"], output, options, data=payload.get("data"),
                               progress=lambda stage, fraction: progress(stage, 0.9 * fraction))
+    verdict = conversion_verdict(report, payload["options"])
+    if not verdict["stored"]:  # the output is the original again: no copy of it is stored or offered
+        output.unlink(missing_ok=True)
+        return {"report": report, "analysis": None, "sha256": None, "size": None, "verdict": verdict}
     if Path(str(output) + ".data").exists():
         raise SepconvError("the converted model is over 2 GB and needs external data, which the service "
                            "does not store yet; convert it with the CLI")
@@ -112,7 +117,8 @@ def convert(payload: dict, progress: Progress) -> dict:
     model = onnx.load(str(output), load_external_data=False)
     analysis = inspect_model(model, options.input_shapes)
     del model
-    return {"report": report, "analysis": analysis, "sha256": sha256_file(output), "size": output.stat().st_size}
+    return {"report": report, "analysis": analysis, "sha256": sha256_file(output), "size": output.stat().st_size,
+            "verdict": verdict}
 
 
 def benchmark(payload: dict, progress: Progress) -> dict:

@@ -68,7 +68,7 @@ def execute(task: str, payload: dict, progress) -> dict:
         if answer[0] != "ok":
             return {"error": {"kind": answer[1], "message": answer[2]}}
         result = answer[1]
-        if task == "convert":
+        if task == "convert" and result.get("sha256"):  # None: the conversion changed nothing, stored nothing
             made.remove(Path(local["output"]))
             blobs.adopt(Path(local["output"]), result["sha256"], keep_local=blobs.remote is None)
         elif task == "benchmark":

@@ -79,7 +79,16 @@ export function stat(label, value, note) {
     h("div", { class: "stat-value", text: value }), note ? h("div", { class: "stat-note", text: note }) : null);
 }
 
-/** A scrollable wrapper so wide tables scroll on a phone instead of the page. */
+/** A scrollable wrapper so wide tables scroll inside their box instead of the page; when the
+ * table is wider than the box, a hint above it says so (and the edge that hides columns shades). */
 export function scroller(label, child) {
-  return h("div", { class: "scroll", role: "region", "aria-label": label, tabindex: "0" }, child);
+  const box = h("div", { class: "scroll", role: "region", "aria-label": label, tabindex: "0" }, child);
+  const hint = h("p", { class: "scroll-hint", hidden: true, "aria-hidden": "true" }, "Scroll sideways for more columns →");
+  const check = () => {
+    const over = box.scrollWidth > box.clientWidth + 1;
+    hint.hidden = !over;
+    box.dataset.overflow = String(over);
+  };
+  if (typeof ResizeObserver !== "undefined") new ResizeObserver(check).observe(box);
+  return h("div", { class: "scroll-wrap" }, hint, box);
 }

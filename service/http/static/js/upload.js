@@ -32,7 +32,8 @@ export function dropzone({ title, hint, accept, path, onUploaded, name }) {
       await onUploaded(body, created);
     } catch (err) {
       bar.hidden = true;
-      status.textContent = `${file.name}: ${err.message}`;
+      const message = String(err.message || "the upload failed");  // the server's names the file already
+      status.textContent = message.startsWith(`${file.name}: `) ? message : `${file.name}: ${message}`;
       status.classList.add("error-text");
     } finally {
       zone.classList.remove("busy");

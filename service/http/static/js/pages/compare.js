@@ -12,13 +12,17 @@ function modelSelect(name, models, value) {
 export async function render(view, ctx) {
   const [models, datasets] = await Promise.all([api("GET", "/v1/models"), api("GET", "/v1/datasets")]);
   if (ctx.signal.aborted) return;
+  const wanted = ctx.params.get("dataset");
+  const preset = datasets.items.some((d) => d.id === wanted) ? wanted : "";
   const formError = h("p", { class: "form-error", role: "alert", tabindex: "-1", hidden: true });
   const submit = h("button", { type: "submit", class: "primary" }, "Run benchmark");
   const form = h("form", { class: "card", novalidate: true, id: "compare-form" }, formError,
     field("model_a", "Model A (usually the original)", modelSelect("model_a", models.items, ctx.params.get("a"))),
     field("model_b", "Model B (usually the converted one)", modelSelect("model_b", models.items, ctx.params.get("b"))),
     field("dataset_id", "Inputs", select("dataset_id",
-      [["", "Random inputs"], ...datasets.items.map((d) => [d.id, `${d.name} (${d.id})`])], "")),
+      [["", "Random inputs"], ...datasets.items.map((d) => [d.id, `${d.name} (${d.id})`])], preset),
+    preset ? "Preselected: the dataset the conversion was verified on, so both models run on its samples."
+      : "The result shows which inputs and batch size were used."),
     field("runs", "Runs", text("runs", { inputmode: "numeric", value: "50" }), "Timed runs per model, after 5 warm-up runs."),
     h("div", { class: "actions" }, submit));
   form.addEventListener("submit", async (e) => {

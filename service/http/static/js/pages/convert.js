@@ -62,9 +62,24 @@ function layersPart(model) {
     shapes);
 }
 
-function datasetPart(datasets) {
-  const sel = select("dataset_id", [["", "None: random inputs"], ...datasets.map((d) => [d.id, `${d.name} (${d.id})`])], "");
-  if (datasets.length === 1) sel.value = datasets[0].id;
+/** Does the dataset hold an array for each of the model's inputs (and nothing else but 'labels'),
+ * each of the input's rank, with the same size on every dim the model fixes past the batch? */
+export function fitsModel(dataset, model) {
+  const arrays = new Map((dataset.arrays || []).filter((a) => a.name !== "labels").map((a) => [a.name, a.shape]));
+  if (arrays.size !== model.inputs.length) return false;
+  return model.inputs.every((i) => {
+    const shape = arrays.get(i.name);
+    if (!shape) return false;
+    if (!i.shape) return true;
+    return shape.length === i.shape.length && i.shape.every((d, k) => k === 0 || typeof d !== "number" || d === shape[k]);
+  });
+}
+
+function datasetPart(datasets, model) {
+  const fitting = datasets.filter((d) => fitsModel(d, model));
+  const label = (d) => `${d.name} (${d.id})${fitting.includes(d) ? "" : ": does not fit this model's inputs"}`;
+  const sel = select("dataset_id", [["", "None: random inputs"], ...datasets.map((d) => [d.id, label(d)])], "");
+  if (fitting.length === 1) sel.value = fitting[0].id;
   const zone = dropzone({ title: "Or upload an .npz", accept: ".npz", path: "/v1/datasets", name: "convert-dataset-file",
     onUploaded: (d) => {
       if (![...sel.options].some((o) => o.value === d.id)) sel.append(h("option", { value: d.id }, `${d.name} (${d.id})`));
@@ -131,7 +146,7 @@ export function convertForm(model, datasets) {
   const formError = h("p", { class: "form-error", role: "alert", tabindex: "-1", hidden: true });
   const submit = h("button", { type: "submit", class: "primary" }, "Convert");
   const form = h("form", { class: "card convert", novalidate: true, id: "convert-form" },
-    formError, methodPart(), precisionPart(), policyPart(), budgetPart(), layersPart(model), datasetPart(datasets),
+    formError, methodPart(), precisionPart(), policyPart(), budgetPart(), layersPart(model), datasetPart(datasets, model),
     h("div", { class: "actions" }, submit));
   form.addEventListener("change", () => syncMethod(form));
   form.addEventListener("submit", async (e) => {

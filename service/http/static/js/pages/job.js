@@ -3,7 +3,8 @@
 
 import { api } from "../api.js";
 import { clear, fmt, h } from "../dom.js";
-import { benchmarkResult, conversionResult } from "./result.js";
+import { names as fetchNames, shortText } from "../names.js";
+import { benchmarkResult, conversionResult, verdictBadge } from "./result.js";
 
 const POLL_MS = 250;
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
@@ -21,7 +22,8 @@ function progressPart() {
   const pct = h("span", { class: "pct" });
   const time = h("span", { class: "muted", id: "job-elapsed" });
   const state = h("span", { class: "badge", id: "job-state" });
-  const el = h("div", { class: "card progress-card" }, h("div", { class: "progress-line" }, state, stage, pct), bar, time);
+  const judged = h("span", { id: "job-verdict" });
+  const el = h("div", { class: "card progress-card" }, h("div", { class: "progress-line" }, state, judged, stage, pct), bar, time);
   return {
     el,
     update(job) {
@@ -31,28 +33,33 @@ function progressPart() {
       bar.dataset.fraction = String(fraction);
       state.textContent = job.state;
       state.className = `badge ${job.state}`;
-      stage.textContent = `Stage: ${p.stage || job.state}`;
-      pct.textContent = fmt.pct(fraction, 0);
+      const failed = job.state === "failed";
+      const e = job.error || {};
+      stage.textContent = failed ? (e.kind === "cancelled" ? "cancelled" : `failed: ${shortText(e.message || "the job failed", 110)}`)
+        : `Stage: ${p.stage || job.state}`;
+      stage.className = failed ? "error-text" : "";
+      pct.textContent = failed ? "" : fmt.pct(fraction, 0);
+      bar.hidden = failed;
+      const verdict = job.state === "succeeded" && job.result ? job.result.verdict : null;
+      clear(judged).append(verdictBadge(verdict) || "");
       time.textContent = `Elapsed: ${fmt.duration(elapsed(job))}${job.state === "queued" ? " (waiting for a worker)" : ""}`;
     },
   };
 }
 
-function describe(job) {
+function describe(job, names) {
   const p = job.params || {};
+  const model = (id) => h("a", { href: `#/models/${id}` }, names.models[id] || id);
+  const unchecked = job.kind === "conversion" && (p.options || {}).verify === false;
+  const data = p.dataset_id ? ` on dataset ${names.datasets[p.dataset_id] || p.dataset_id}`
+    : unchecked ? ", without a dataset or verification" : " on random inputs";
   if (job.kind === "conversion") {
     const o = p.options || {};
-    return h("p", {}, "Converting ", h("a", { href: `#/models/${p.model_id}` }, p.model_id), ` with method ${o.method}`,
-      p.dataset_id ? ` on dataset ${p.dataset_id}` : " on random inputs", ".");
+    const precision = o.precision && o.precision !== "float" ? `, precision ${o.precision}` : "";
+    return h("p", { id: "job-subject" }, "Converting ", model(p.model_id), ` with method ${o.method}${precision}`, data, ".");
   }
-  return h("p", {}, "Benchmarking ", (p.model_ids || []).map((id, i) => [i ? " against " : "",
-    h("a", { href: `#/models/${id}` }, id)]), `, ${p.runs} runs.`);
-}
-
-/** Model names by id, for a benchmark's labels (one list call: a deleted model is no error). */
-async function modelNames() {
-  const page = await api("GET", "/v1/models?limit=1000");
-  return Object.fromEntries(page.items.map((m) => [m.id, m.name]));
+  return h("p", { id: "job-subject" }, "Benchmarking ", (p.model_ids || []).map((id, i) => [i ? " against " : "", model(id)]),
+    data, `, ${p.runs} runs.`);
 }
 
 function outcome(job, ctx, names) {
@@ -62,11 +69,12 @@ function outcome(job, ctx, names) {
       h("p", { text: e.message || "the job failed" }));
   }
   if (job.state !== "succeeded" || !job.result) return null;
-  return job.kind === "conversion" ? conversionResult(job, ctx) : benchmarkResult(job, names);
+  return job.kind === "conversion" ? conversionResult(job, ctx) : benchmarkResult(job, names.models, names.datasets);
 }
 
 export async function render(view, ctx, id) {
   let job = await api("GET", `/v1/jobs/${id}`);
+  const names = await fetchNames();
   if (ctx.signal.aborted) return;
   const progress = progressPart();
   const cancel = h("button", { type: "button", class: "danger", id: "cancel-job" }, "Cancel job");
@@ -83,7 +91,7 @@ export async function render(view, ctx, id) {
   });
   view.append(h("p", { class: "crumbs" }, h("a", { href: "#/jobs" }, "Jobs"), " / "),
     h("h1", {}, `${job.kind === "conversion" ? "Conversion" : "Benchmark"} ${job.id}`),
-    describe(job), progress.el, h("div", { class: "actions" }, cancel), result);
+    describe(job, names), progress.el, h("div", { class: "actions" }, cancel), result);
   progress.update(job);
   while (active(job) && !ctx.signal.aborted) {
     await sleep(POLL_MS);
@@ -92,6 +100,5 @@ export async function render(view, ctx, id) {
     progress.update(job);
   }
   cancel.hidden = true;
-  const names = job.kind === "benchmark" && job.state === "succeeded" ? await modelNames() : {};
   if (!ctx.signal.aborted) clear(result).append(outcome(job, ctx, names) || "");
 }

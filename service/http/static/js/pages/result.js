@@ -20,15 +20,47 @@ function totals(report) {
     stat("Convs rewritten", `${t.rewritten ?? 0} of ${t.convs ?? 0}`, t.skipped ? `${t.skipped} kept as they were` : null));
 }
 
+const LEVEL_TEXT = { good: "Good", warn: "Check", broken: "Broken", unchecked: "Unchecked", unchanged: "No change" };
+
+/** The service's verdict on a conversion as one badge: its level, in a word, for the jobs list. */
+export function verdictBadge(verdict) {
+  if (!verdict) return null;
+  return h("span", { class: `verdict-badge ${verdict.level}`, title: verdict.summary || "" },
+    verdict.label || LEVEL_TEXT[verdict.level] || verdict.level);
+}
+
+/** The verdict at the top of a result: the level, what was measured and gained, and why. */
+function verdictPart(verdict) {
+  if (!verdict) return null;
+  return h("div", { class: `verdict ${verdict.level}`, id: "verdict", role: "status", "data-level": verdict.level },
+    h("p", { class: "verdict-head" }, verdictBadge(verdict), " ", h("strong", {}, verdict.summary || "")),
+    (verdict.reasons || []).map((r) => h("p", { class: "verdict-reason" }, r)));
+}
+
+function compareLink(job) {
+  const q = new URLSearchParams({ a: job.params.model_id, b: job.result.model_id });
+  if (job.params.dataset_id) q.set("dataset", job.params.dataset_id);
+  return `#/compare?${q}`;
+}
+
 function downloads(job, ctx) {
   const report = job.result.report;
-  const modelBtn = h("button", { type: "button", class: "primary", id: "download-converted" }, "Download converted model");
-  modelBtn.addEventListener("click", () => download(`/v1/models/${job.result.model_id}/file`).catch(ctx.showError));
+  const verdict = job.result.verdict;
   const reportBtn = h("button", { type: "button", id: "download-report" }, "Download report (JSON)");
   reportBtn.addEventListener("click", () => saveJson(report, `${job.id}.report.json`));
+  if (!job.result.model_id) {
+    return h("div", {}, h("p", { class: "muted", id: "no-model" },
+      "No new model was stored: the conversion changed nothing, so the original is the result."),
+    h("div", { class: "actions" }, reportBtn));
+  }
+  const trusted = !verdict || verdict.recommend_download;
+  const label = trusted ? "Download converted model"
+    : verdict.level === "unchecked" ? "Download the unverified model" : "Download anyway (not recommended)";
+  const modelBtn = h("button", { type: "button", class: trusted ? "primary" : null, id: "download-converted" }, label);
+  modelBtn.addEventListener("click", () => download(`/v1/models/${job.result.model_id}/file`).catch(ctx.showError));
   return h("div", { class: "actions" }, modelBtn, reportBtn,
     h("a", { class: "button", href: `#/models/${job.result.model_id}` }, "Open the converted model"),
-    h("a", { class: "button", href: `#/compare?a=${job.params.model_id}&b=${job.result.model_id}` }, "Benchmark both"));
+    h("a", { class: "button", href: compareLink(job), id: "benchmark-both" }, "Benchmark both"));
 }
 
 function decisions(report) {
@@ -98,14 +130,23 @@ function precisionPart(p, totals) {
 export function conversionResult(job, ctx) {
   const report = job.result.report;
   return h("section", { "aria-labelledby": "result-title", class: "result" },
-    h("h2", { id: "result-title" }, "Result"), totals(report), downloads(job, ctx),
+    h("h2", { id: "result-title" }, "Result"), verdictPart(job.result.verdict), totals(report), downloads(job, ctx),
     report.auto ? autoPart(report.auto) : null,
     report.precision ? precisionPart(report.precision, report.totals) : null,
     h("h3", {}, "Verification"), verification(report),
     h("h3", {}, "Per-layer decisions"), decisions(report));
 }
 
-export function benchmarkResult(job, names = {}) {
+function inputsStat(r, job, datasetNames) {
+  const i = r.inputs;
+  if (!i) return stat("Inputs", "—");
+  const id = (job.params || {}).dataset_id;
+  const what = i.source === "data" ? `dataset ${datasetNames[id] || id || ""}`.trim() : "random inputs";
+  return h("div", { class: "stat", id: "bench-inputs" }, h("div", { class: "stat-label" }, "Inputs"),
+    h("div", { class: "stat-value" }, what), h("div", { class: "stat-note" }, `${i.samples} samples, batch of ${i.batch}`));
+}
+
+export function benchmarkResult(job, names = {}, datasetNames = {}) {
   const r = job.result;
   const ms = (r.models || []).map((m) => ({ ...m, id: m.name, name: names[m.name] || m.name }));
   const rows = ms.map((m, i) => [
@@ -116,7 +157,7 @@ export function benchmarkResult(job, names = {}) {
     h("div", { class: "stats" },
       r.speedup ? stat("Speedup (A / B)", `${Number(r.speedup).toFixed(2)}×`, "median latency of A over B") : null,
       stat("Runs", String(r.runs), `batch of ${r.batch_size}, ${r.warmup} warm-up`),
-      stat("Inputs", r.inputs ? `${r.inputs.source}` : "—")),
+      inputsStat(r, job, datasetNames)),
     latencies(ms),
     scroller("Latency per model", simpleTable({ caption: "Latency per model", numeric: [1, 2, 3, 4, 5],
       head: ["Model", "Min", "Median", "Mean", "p90", "Throughput"], rows })),
