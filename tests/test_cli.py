@@ -149,6 +149,10 @@ def test_bad_options(tmp_path: Path) -> None:
     model = small_conv_model(tmp_path / "m.onnx")
     assert "--rank" in one_line_error(sepconv("convert", str(model), "-o", "o.onnx", "--rank", "zero"))
     assert "--energy" in one_line_error(sepconv("convert", str(model), "-o", "o.onnx", "--energy", "1.5"))
+    for ratio in ("7", "1.5", "0"):  # once accepted, writing an unchanged model
+        line = one_line_error(sepconv("convert", str(model), "-o", str(tmp_path / "o.onnx"), "--ratio", ratio))
+        assert f"--ratio {float(ratio)}: must be in (0, 1]" in line
+    assert not (tmp_path / "o.onnx").exists()
     assert "--include" in one_line_error(sepconv("convert", str(model), "-o", "o.onnx", "--include", "(["))
     assert "--input-shape" in one_line_error(sepconv("inspect", str(model), "--input-shape", "x=1xfoo"))
     assert "does not have" in one_line_error(sepconv("inspect", str(model), "--input-shape", "nope=1x8x12x12"))
