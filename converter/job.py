@@ -31,7 +31,7 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
                  progress: Progress | None = None) -> dict:
     """Load, convert, save (atomically), verify and report. Returns the report. ``progress``
     hears each phase and, within it, each layer (see :mod:`~sepconv.converter.progress`)."""
-    options.validate()  # fail on bad options before reading anything
+    options.validate(has_data=data is not None)  # fail on bad options before reading anything
     _check_paths(source, output, report_path)
     phases = Phases(progress, AUTO_PHASES if options.auto else FIXED_PHASES)
     timings: dict[str, float] = {}

@@ -158,6 +158,20 @@ def test_bad_options(tmp_path: Path) -> None:
     assert "does not have" in one_line_error(sepconv("inspect", str(model), "--input-shape", "nope=1x8x12x12"))
 
 
+def test_an_accuracy_budget_without_labelled_data_is_refused(tmp_path: Path) -> None:
+    """Once "checked" on random inputs, which have no accuracy: refused, before anything runs."""
+    model, out = small_conv_model(tmp_path / "m.onnx"), tmp_path / "o.onnx"
+    budget = ("--method", "auto", "--max-accuracy-drop", "1")
+    line = one_line_error(sepconv("convert", str(model), "-o", str(out), *budget))
+    assert "--max-accuracy-drop 1.0: needs data with 'labels'" in line
+    line = one_line_error(sepconv("batch", str(model), "-o", str(tmp_path / "out"), *budget))
+    assert "--max-accuracy-drop 1.0: needs data with 'labels'" in line
+    np.savez(tmp_path / "d.npz", x=np.random.default_rng(0).standard_normal((16, 8, 12, 12)).astype(np.float32))
+    line = one_line_error(sepconv("convert", str(model), "-o", str(out), *budget, "--data", str(tmp_path / "d.npz")))
+    assert "--max-accuracy-drop 1.0: needs data with 'labels'" in line and "the data has none" in line
+    assert not out.exists() and not (tmp_path / "out").exists()
+
+
 def test_batch_with_a_corrupt_file(tmp_path: Path) -> None:
     src = tmp_path / "in"
     src.mkdir()

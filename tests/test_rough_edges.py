@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from sepconv.converter import ConvertOptions, OptionError
 
@@ -24,3 +25,27 @@ def test_policy_values_outside_0_1_are_refused(field: str, value: float) -> None
 def test_policy_values_at_the_top_of_the_range_are_taken(field: str) -> None:
     assert ConvertOptions(**{field: 1.0}).validate().describe() == f"{field} 1"
     assert ConvertOptions(**{field: 0.25}).validate().describe() == f"{field} 0.25"
+
+
+def test_an_accuracy_budget_needs_data() -> None:
+    auto = ConvertOptions(method="auto", max_error=None, max_accuracy_drop=1.0)
+    with pytest.raises(OptionError) as info:
+        auto.validate(has_data=False)
+    assert info.value.field == "max_accuracy_drop" and "needs data with 'labels'" in str(info.value)
+    auto.validate(has_data=True)
+    auto.validate()  # not known here: the job checks the data's labels
+    ConvertOptions(method="auto", metric="top1_agreement", max_metric_drop=0.1).validate(has_data=False)
+
+
+def test_a_metric_that_fails_without_labels_says_it_had_none() -> None:
+    from sepconv.converter.errors import SepconvError
+    from sepconv.converter.metrics import score
+
+    def needs_labels(outputs: dict, reference: dict, labels: np.ndarray | None) -> float:
+        return float(np.mean(outputs["y"].argmax(1) == labels[: len(outputs["y"])]))
+
+    out = {"y": np.eye(4, dtype=np.float32)}
+    assert score(needs_labels, "m.py:needs_labels", out, out, np.arange(4)) == 1.0
+    with pytest.raises(SepconvError) as info:
+        score(needs_labels, "m.py:needs_labels", out, out, None)
+    assert "labels=None" in str(info.value) and "no data with 'labels'" in str(info.value)
