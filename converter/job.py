@@ -14,7 +14,7 @@ from pathlib import Path
 from .auto import AUTO_SHARES, convert_auto
 from .data import InputSet, load_npz, prepare_inputs
 from .errors import SepconvError
-from .modelio import load_model_sized, save_model, write_bytes_atomic
+from .modelio import check_writable, load_model_sized, make_parent, save_model, write_bytes_atomic
 from .options import ConvertOptions
 from .progress import Phases, Progress
 from .report import build_report, count_params, write_report
@@ -79,13 +79,15 @@ def _check_paths(source: str | Path, output: str | Path, report_path: str | Path
         if path is not None and Path(path).resolve() == Path(source).resolve():
             raise SepconvError(f"{flag} {path} is the input model: choose another path (the original is needed "
                                "to verify the conversion)")
+        if path is not None:
+            check_writable(path)
 
 
 def _save(converted, source: str | Path, output: str | Path, bytes_before: int) -> int:
     """Write the converted model (checked), or the original's own bytes where none was made."""
     if converted is None and bytes_before == Path(source).stat().st_size:
         raw = Path(source).read_bytes()  # the original, byte for byte
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        make_parent(output)
         write_bytes_atomic(output, raw)
         return len(raw)
     if converted is None:  # the original has external data: save it whole, as loaded

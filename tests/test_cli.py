@@ -172,6 +172,21 @@ def test_an_accuracy_budget_without_labelled_data_is_refused(tmp_path: Path) -> 
     assert not out.exists() and not (tmp_path / "out").exists()
 
 
+def test_an_output_that_cannot_be_written_is_one_plain_line(tmp_path: Path) -> None:
+    """Said before converting, naming the path given (not a temporary file's name)."""
+    model = small_conv_model(tmp_path / "m.onnx")
+    (tmp_path / "file").write_text("not a folder")
+    bad = tmp_path / "file" / "x.onnx"
+    line = one_line_error(sepconv("convert", str(model), "-o", str(bad)))
+    assert line == f"sepconv: error: cannot write {bad}: {tmp_path / 'file'} is a file, not a folder"
+    line = one_line_error(sepconv("convert", str(model), "-o", str(tmp_path / "o.onnx"), "--report", str(bad)))
+    assert line.startswith(f"sepconv: error: cannot write {bad}: ")
+    assert not (tmp_path / "o.onnx").exists()
+    if Path("/proc/self").is_dir():  # Linux: a folder nothing can be created in
+        line = one_line_error(sepconv("convert", str(model), "-o", "/proc/x.onnx"))
+        assert line == "sepconv: error: cannot write /proc/x.onnx: No such file or directory"
+
+
 def test_batch_with_a_corrupt_file(tmp_path: Path) -> None:
     src = tmp_path / "in"
     src.mkdir()

@@ -3,11 +3,15 @@ with the field named, budgets that cannot be checked refused, errors in one plai
 
 from __future__ import annotations
 
+import errno
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
-from sepconv.converter import ConvertOptions, OptionError
+from sepconv.converter import ConvertOptions, OptionError, write_bytes_atomic
+from sepconv.converter.modelio import save_model
 
 
 @pytest.mark.parametrize("field,value", [
@@ -49,3 +53,36 @@ def test_a_metric_that_fails_without_labels_says_it_had_none() -> None:
     with pytest.raises(SepconvError) as info:
         score(needs_labels, "m.py:needs_labels", out, out, None)
     assert "labels=None" in str(info.value) and "no data with 'labels'" in str(info.value)
+
+
+def test_a_path_that_cannot_be_written_is_one_line_naming_it(tmp_path: Path) -> None:
+    from sepconv.converter.errors import SepconvError
+    from sepconv.converter.modelio import write_atomic
+
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(SepconvError) as info:
+        save_model(_one_conv(), tmp_path / "file" / "x.onnx")
+    where = tmp_path / "file"
+    assert str(info.value) == f"cannot write {where / 'x.onnx'}: {where} is a file, not a folder"
+    with pytest.raises(SepconvError) as info:
+        write_bytes_atomic(tmp_path / "gone" / "x.json", b"{}")  # into a folder that is there, or not at all
+    assert str(info.value) == f"cannot write {tmp_path / 'gone' / 'x.json'}: {os.strerror(errno.ENOENT)}"
+
+    def full_disk(fh) -> int:
+        fh.write(b"half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(SepconvError) as info:
+        write_atomic(tmp_path / "x.json", full_disk)
+    assert str(info.value) == f"cannot write {tmp_path / 'x.json'}: {os.strerror(errno.ENOSPC)}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no temporary file left behind
+
+
+def _one_conv():
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "W")
+    g = helper.make_graph([helper.make_node("Conv", ["x", "W"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 5, 5])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 3, 3])], [w])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
