@@ -8,7 +8,7 @@ from pathlib import Path
 import onnx
 import onnxruntime as ort
 
-from .errors import SepconvError, first_line
+from .errors import SepconvError, whole_message
 from .modelio import EXTERNAL_DATA_THRESHOLD, tensor_bytes
 
 ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
@@ -41,7 +41,7 @@ def session(source: ModelSource, threads: int | None = None,
     try:
         return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise SepconvError(f"ONNX Runtime cannot load the model: {first_line(exc)}") from None
+        raise SepconvError(f"ONNX Runtime cannot load the model: {whole_message(exc)}") from None
 
 
 def run(sess: ort.InferenceSession, feed: dict, what: str = "the model") -> list:
@@ -49,4 +49,4 @@ def run(sess: ort.InferenceSession, feed: dict, what: str = "the model") -> list
     try:
         return sess.run(None, feed)
     except Exception as exc:
-        raise SepconvError(f"ONNX Runtime failed to run {what}: {first_line(exc)}") from None
+        raise SepconvError(f"ONNX Runtime failed to run {what}: {whole_message(exc)}") from None

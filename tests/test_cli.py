@@ -93,6 +93,15 @@ def test_bench_two_models(tmp_path: Path) -> None:
     assert result["output_difference"][0]["name"] == "y"
 
 
+def test_bench_of_models_with_different_inputs_names_both_shapes(tmp_path: Path) -> None:
+    a, b = small_conv_model(tmp_path / "a.onnx"), small_conv_model(tmp_path / "b.onnx", size=16)
+    line = one_line_error(sepconv("bench", str(a), str(b), "--runs", "2"))
+    assert line == (f"sepconv: error: the two models cannot share inputs: input x is ?x8x12x12 in {a} but "
+                    f"?x8x16x16 in {b}")
+    c = small_conv_model(tmp_path / "c.onnx", cin=4)
+    assert "?x8x12x12 in" in one_line_error(sepconv("bench", str(a), str(c), "--runs", "2"))
+
+
 def test_missing_file() -> None:
     assert "no such file" in one_line_error(sepconv("convert", "nope.onnx", "-o", "x.onnx"))
 

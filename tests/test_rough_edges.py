@@ -86,3 +86,16 @@ def _one_conv():
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 5, 5])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 3, 3])], [w])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_onnx_runtime_failures_keep_their_whole_message() -> None:
+    """ORT says what is wrong after "for the following indices", on its later lines: all of it, on one line."""
+    from sepconv.converter.errors import SepconvError
+    from sepconv.converter.runtime import run, session
+
+    sess = session(_one_conv())
+    with pytest.raises(SepconvError) as info:
+        run(sess, {"x": np.zeros((1, 1, 7, 7), np.float32)})
+    message = str(info.value)
+    assert "\n" not in message and "for the following indices" in message
+    assert "index: 2 Got: 7 Expected: 5" in message and "index: 3 Got: 7 Expected: 5" in message
