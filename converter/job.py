@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from .auto import AUTO_SHARES, convert_auto
-from .data import InputSet, load_npz, prepare_inputs
+from .data import InputSet, check_npz, load_npz, prepare_inputs
 from .errors import SepconvError
 from .modelio import check_writable, load_model_sized, make_parent, save_model, write_bytes_atomic
 from .options import ConvertOptions
@@ -40,6 +40,8 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
     model, bytes_before = load_model_sized(source)
     params_before = count_params(model)
     arrays = load_npz(data) if data is not None and (options.verify or options.auto) else None
+    if data is not None and arrays is None:  # not run (--no-verify), but a file that does not fit is still said
+        check_npz(model, data, options.input_shapes)
     auto = None
     if options.auto:
         outcome = convert_auto(model, options, arrays, timings, phases)

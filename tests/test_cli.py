@@ -154,6 +154,24 @@ def test_wrong_npz(tmp_path: Path, arrays: dict, needle: str) -> None:
     assert not (tmp_path / "o.onnx").exists()
 
 
+@pytest.mark.parametrize("arrays,needle", [
+    ({"wrong": np.zeros((2, 8, 12, 12), np.float32)}, "the data has no array for input(s) x (keys found: wrong)"),
+    ({"x": np.zeros((2, 8, 12, 12), np.float32), "y": np.zeros(2)}, "array(s) y that are not model inputs"),
+    ({"x": np.zeros((2, 8, 10, 12), np.float32)}, "dim 2 is 10 in the data but 12 in the model"),
+])
+def test_wrong_npz_without_verification(tmp_path: Path, arrays: dict, needle: str) -> None:
+    """--no-verify does not run the data, but a file that does not fit the model is still said, not ignored."""
+    model = small_conv_model(tmp_path / "m.onnx")
+    np.savez(tmp_path / "d.npz", **arrays)
+    line = one_line_error(sepconv("convert", str(model), "-o", str(tmp_path / "o.onnx"), "--data",
+                                  str(tmp_path / "d.npz"), "--no-verify"))
+    assert needle in line
+    assert not (tmp_path / "o.onnx").exists()
+    np.savez(tmp_path / "d.npz", x=np.zeros((2, 8, 12, 12), np.float32), labels=np.zeros(2, np.int64))
+    assert sepconv("convert", str(model), "-o", str(tmp_path / "o.onnx"), "--data", str(tmp_path / "d.npz"),
+                   "--no-verify").returncode == 0
+
+
 def test_bad_options(tmp_path: Path) -> None:
     model = small_conv_model(tmp_path / "m.onnx")
     assert "--rank" in one_line_error(sepconv("convert", str(model), "-o", "o.onnx", "--rank", "zero"))
