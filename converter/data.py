@@ -193,14 +193,7 @@ def _data_inputs(data: dict[str, np.ndarray], shapes: dict[str, Shape | None], d
                  fixed: int | None, samples: int | None) -> InputSet:
     data = dict(data)
     labels = data.pop(LABELS_KEY, None)
-    missing = [n for n in shapes if n not in data]
-    extra = [k for k in data if k not in shapes]
-    if missing:
-        raise SepconvError(f"the data has no array for input(s) {', '.join(missing)} "
-                           f"(keys found: {', '.join(data) or 'none'})")
-    if extra:
-        raise SepconvError(f"the data has array(s) {', '.join(extra)} that are not model inputs "
-                           f"(inputs: {', '.join(shapes)}; 'labels' is the only other key allowed)")
+    _check_keys(list(data), shapes)
     arrays = {n: _check_array(n, data[n], shapes[n], dtypes[n]) for n in shapes}
     counts = {len(a) for a in arrays.values()}
     if len(counts) != 1:
@@ -223,15 +216,41 @@ def _data_inputs(data: dict[str, np.ndarray], shapes: dict[str, Shape | None], d
     return InputSet(arrays, labels, fixed or DEFAULT_BATCH, "data")
 
 
+def check_npz(model: onnx.ModelProto, path: str | Path, overrides: dict[str, list[int]]) -> None:
+    """Do an npz's arrays fit the model's inputs (names, ranks, fixed dims)? Read from the arrays'
+    headers alone, for a job that does not run the data (``--no-verify``) but must not ignore a wrong file."""
+    shapes = input_shapes(model, overrides)
+    headers = {h.name: h for h in npz_headers(path)}
+    _check_keys([k for k in headers if k != LABELS_KEY], shapes)
+    for name, shape in shapes.items():
+        _check_shape(name, headers[name].shape, shape)
+
+
+def _check_keys(keys: list[str], shapes: dict[str, Shape | None]) -> None:
+    missing = [n for n in shapes if n not in keys]
+    extra = [k for k in keys if k not in shapes]
+    if missing:
+        raise SepconvError(f"the data has no array for input(s) {', '.join(missing)} "
+                           f"(keys found: {', '.join(keys) or 'none'})")
+    if extra:
+        raise SepconvError(f"the data has array(s) {', '.join(extra)} that are not model inputs "
+                           f"(inputs: {', '.join(shapes)}; 'labels' is the only other key allowed)")
+
+
+def _check_shape(name: str, got: tuple[int, ...], shape: Shape | None) -> None:
+    if shape is None:
+        return
+    if len(got) != len(shape):
+        raise SepconvError(f"input {name}: the data's array has shape {got} but the model expects "
+                           f"rank {len(shape)} ({format_shape(shape)}, samples on the first axis)")
+    for i, (have, want) in enumerate(zip(got[1:], shape[1:]), start=1):
+        if want is not None and have != want:
+            raise SepconvError(f"input {name}: dim {i} is {have} in the data but {want} in the model "
+                               f"(data {got}, model {format_shape(shape)})")
+
+
 def _check_array(name: str, a: np.ndarray, shape: Shape | None, dtype: np.dtype) -> np.ndarray:
-    if shape is not None:
-        if a.ndim != len(shape):
-            raise SepconvError(f"input {name}: the data's array has shape {a.shape} but the model expects "
-                               f"rank {len(shape)} ({format_shape(shape)}, samples on the first axis)")
-        for i, (got, want) in enumerate(zip(a.shape[1:], shape[1:]), start=1):
-            if want is not None and got != want:
-                raise SepconvError(f"input {name}: dim {i} is {got} in the data but {want} in the model "
-                                   f"(data {a.shape}, model {format_shape(shape)})")
+    _check_shape(name, a.shape, shape)
     if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
         bad = int(np.count_nonzero(~np.isfinite(a)))
         raise SepconvError(f"input {name}: the data holds {bad} NaN or infinite values; a comparison on them "

@@ -14,6 +14,13 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
     return (lines[0] if lines else type(exc).__name__)[:limit]
 
 
+def whole_message(exc: BaseException, limit: int = 600) -> str:
+    """An exception's whole message on one line (ONNX Runtime's say what is wrong on their later
+    lines: "... for the following indices / index: 2 Got: 12 Expected: 16"), cut to ``limit``."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class SepconvError(Exception):
     """A problem with the user's input, explained in one line.
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from .auto import AUTO_SHARES, convert_auto
 from .auto.precision_stage import for_fixed
-from .data import InputSet, load_npz, prepare_inputs
+from .data import InputSet, check_npz, load_npz, prepare_inputs
 from .errors import SepconvError
 from .metrics import load_metric
-from .modelio import load_model_sized, save_model, write_bytes_atomic
+from .modelio import check_writable, load_model_sized, make_parent, save_model, write_bytes_atomic
 from .options import ConvertOptions
 from .precision import FLOAT
 from .progress import Phases, Progress
@@ -38,7 +38,7 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
                  progress: Progress | None = None) -> dict:
     """Load, convert, save (atomically), verify and report. Returns the report. ``progress``
     hears each phase and, within it, each layer (see :mod:`~sepconv.converter.progress`)."""
-    options.validate()  # fail on bad options before reading anything
+    options.validate(has_data=data is not None)  # fail on bad options before reading anything
     _check_paths(source, output, report_path)
     shares = AUTO_PHASES if options.auto else FIXED_PHASES
     phases = Phases(progress, {k: v for k, v in shares.items() if k != "quantizing" or options.precision != FLOAT})
@@ -49,6 +49,8 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
     params_before = count_params(model)
     quantize = options.precision != FLOAT
     arrays = load_npz(data) if data is not None and (options.verify or options.auto or quantize) else None
+    if data is not None and arrays is None:  # not run (--no-verify), but a file that does not fit is still said
+        check_npz(model, data, options.input_shapes)
     auto = precision = None
     if options.auto:
         outcome = convert_auto(model, options, arrays, timings, phases)
@@ -114,13 +116,15 @@ def _check_paths(source: str | Path, output: str | Path, report_path: str | Path
         if path is not None and Path(path).resolve() == Path(source).resolve():
             raise SepconvError(f"{flag} {path} is the input model: choose another path (the original is needed "
                                "to verify the conversion)")
+        if path is not None:
+            check_writable(path)
 
 
 def _save(converted, source: str | Path, output: str | Path, bytes_before: int) -> int:
     """Write the converted model (checked), or the original's own bytes where none was made."""
     if converted is None and bytes_before == Path(source).stat().st_size:
         raw = Path(source).read_bytes()  # the original, byte for byte
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        make_parent(output)
         write_bytes_atomic(output, raw)
         return len(raw)
     if converted is None:  # the original has external data: save it whole, as loaded

@@ -73,7 +73,8 @@ def score(metric: Metric, spec: str, outputs: dict, reference: dict, labels: np.
     try:
         value = float(metric(outputs, reference, labels))
     except Exception as exc:  # the user's code: any exception
-        raise SepconvError(f"the metric {spec} failed: {type(exc).__name__}: {first_line(exc)}") from None
+        hint = "" if labels is not None else " (it was called with labels=None: no data with 'labels' was given)"
+        raise SepconvError(f"the metric {spec} failed: {type(exc).__name__}: {first_line(exc)}{hint}") from None
     if not np.isfinite(value):
         raise SepconvError(f"the metric {spec} returned {value}, not a finite number")
     return value

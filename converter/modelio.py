@@ -2,7 +2,8 @@
 
 Loading turns every way a file can be wrong into a one-line :class:`SepconvError`.
 Saving is atomic (temporary file in the target folder, fsync, rename) and switches to
-external data past protobuf's 2 GB limit, so large models load and save too.
+external data past protobuf's 2 GB limit, so large models load and save too; a path that cannot
+be written is one line naming that path (never the temporary file's).
 """
 
 from __future__ import annotations
@@ -197,11 +198,14 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike[str], *, check: b
     first (its structure, see :func:`check_model`), and nothing is written if it fails.
     """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(p)
     if check:
         check_model(model, "converted model", structure_only=True)
     if tensor_bytes(model) > EXTERNAL_DATA_THRESHOLD:
-        return _save_external(model, p)
+        try:
+            return _save_external(model, p)
+        except OSError as exc:
+            raise cannot_write(p, exc) from None
     return write_atomic(p, lambda fh: write_model_streamed(model, fh))
 
 
@@ -292,6 +296,37 @@ def _save_external(model: onnx.ModelProto, p: Path) -> int:
     return size
 
 
+def cannot_write(path: str | os.PathLike[str], exc: OSError) -> SepconvError:
+    """The one line for a path the system refuses to write: the path the user gave, the system's reason."""
+    return SepconvError(f"cannot write {path}: {exc.strerror or first_line(exc)}")
+
+
+def make_parent(path: str | os.PathLike[str]) -> None:
+    """Make the folder ``path`` goes in (and those above it), or raise :func:`cannot_write`."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:  # a file stands where a folder must
+        blocker = next((a for a in Path(path).parents if a.exists()), None)
+        if blocker is None or blocker.is_dir():
+            raise cannot_write(path, exc) from None
+        raise SepconvError(f"cannot write {path}: {blocker} is a file, not a folder") from None
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Fail now, in one line, where ``path`` cannot be written: before a conversion is spent on it.
+    Its folder is made (as saving would) and a temporary file is created in it and removed."""
+    make_parent(path)
+    p = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise cannot_write(p, exc) from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write bytes to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
     write_atomic(path, lambda fh: fh.write(data))
@@ -300,10 +335,14 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 def write_atomic(path: str | os.PathLike[str], writer) -> int:
     """Call ``writer(fh)`` on a temporary file beside ``path``, fsync, rename over ``path``.
 
-    A reader never sees a half-written file, and a failure leaves ``path`` as it was.
+    A reader never sees a half-written file, and a failure leaves ``path`` as it was. The system
+    refusing the write (no such folder, no permission, a full disk) is :func:`cannot_write`.
     """
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise cannot_write(p, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             result = writer(fh)
@@ -312,9 +351,11 @@ def write_atomic(path: str | os.PathLike[str], writer) -> int:
         os.chmod(tmp, 0o644)
         os.replace(tmp, p)
         return result
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise cannot_write(p, exc) from None
         raise

@@ -74,8 +74,10 @@ class ConvertOptions:
         """Whether a budget is searched within: auto mode, or precision chosen per layer."""
         return self.auto or self.precision == AUTO_PRECISION
 
-    def validate(self) -> RankPolicy:
-        """Raise the first :class:`OptionError`; return the rank policy the options describe."""
+    def validate(self, has_data: bool | None = None) -> RankPolicy:
+        """Raise the first :class:`OptionError`; return the rank policy the options describe.
+        ``has_data``: whether data comes with them (None: not known here); without data, a budget
+        that only labelled data can check is refused rather than "checked" on random inputs."""
         choices = (*METHODS, AUTO, NONE)
         if self.method not in choices:
             raise OptionError("method", f"choose one of {', '.join(choices)}", repr(self.method))
@@ -95,6 +97,9 @@ class ConvertOptions:
                 except re.error as exc:
                     raise OptionError(name, f"not a valid regular expression ({exc})", repr(pattern)) from None
         self._validate_auto()
+        if has_data is False and self.budgeted and self.max_accuracy_drop is not None:
+            raise OptionError("max_accuracy_drop", "needs data with 'labels' (one class index per sample): random "
+                              "inputs have no accuracy to keep", self.max_accuracy_drop)
         return RankPolicy.from_options(self.rank, self.energy, self.ratio)
 
     def _validate_auto(self) -> None:

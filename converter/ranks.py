@@ -46,8 +46,8 @@ class RankPolicy:
                 raise OptionError("energy", "must be in (0, 1]", energy)
             return cls("energy", float(energy))
         if ratio is not None:
-            if not ratio > 0.0:
-                raise OptionError("ratio", "must be above 0", ratio)
+            if not 0.0 < ratio <= 1.0:  # a share of the original's multiplications: above 1 changes nothing
+                raise OptionError("ratio", "must be in (0, 1], a share of the original's multiplications", ratio)
             return cls("ratio", float(ratio))
         return cls(*DEFAULT_POLICY)
 

@@ -12,7 +12,7 @@ import onnx
 import onnxruntime as ort
 from threadpoolctl import threadpool_limits
 
-from .errors import SepconvError, first_line
+from .errors import SepconvError, whole_message
 from .modelio import EXTERNAL_DATA_THRESHOLD, tensor_bytes
 
 ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
@@ -45,7 +45,7 @@ def session(source: ModelSource, threads: int | None = None,
     try:
         return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise SepconvError(f"ONNX Runtime cannot load the model: {first_line(exc)}") from None
+        raise SepconvError(f"ONNX Runtime cannot load the model: {whole_message(exc)}") from None
 
 
 def run(sess: ort.InferenceSession, feed: dict, what: str = "the model") -> list:
@@ -53,7 +53,7 @@ def run(sess: ort.InferenceSession, feed: dict, what: str = "the model") -> list
     try:
         return sess.run(None, feed)
     except Exception as exc:
-        raise SepconvError(f"ONNX Runtime failed to run {what}: {first_line(exc)}") from None
+        raise SepconvError(f"ONNX Runtime failed to run {what}: {whole_message(exc)}") from None
 
 
 @contextlib.contextmanager

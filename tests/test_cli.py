@@ -93,6 +93,15 @@ def test_bench_two_models(tmp_path: Path) -> None:
     assert result["output_difference"][0]["name"] == "y"
 
 
+def test_bench_of_models_with_different_inputs_names_both_shapes(tmp_path: Path) -> None:
+    a, b = small_conv_model(tmp_path / "a.onnx"), small_conv_model(tmp_path / "b.onnx", size=16)
+    line = one_line_error(sepconv("bench", str(a), str(b), "--runs", "2"))
+    assert line == (f"sepconv: error: the two models cannot share inputs: input x is ?x8x12x12 in {a} but "
+                    f"?x8x16x16 in {b}")
+    c = small_conv_model(tmp_path / "c.onnx", cin=4)
+    assert "?x8x12x12 in" in one_line_error(sepconv("bench", str(a), str(c), "--runs", "2"))
+
+
 def test_missing_file() -> None:
     assert "no such file" in one_line_error(sepconv("convert", "nope.onnx", "-o", "x.onnx"))
 
@@ -145,13 +154,64 @@ def test_wrong_npz(tmp_path: Path, arrays: dict, needle: str) -> None:
     assert not (tmp_path / "o.onnx").exists()
 
 
+@pytest.mark.parametrize("arrays,needle", [
+    ({"wrong": np.zeros((2, 8, 12, 12), np.float32)}, "the data has no array for input(s) x (keys found: wrong)"),
+    ({"x": np.zeros((2, 8, 12, 12), np.float32), "y": np.zeros(2)}, "array(s) y that are not model inputs"),
+    ({"x": np.zeros((2, 8, 10, 12), np.float32)}, "dim 2 is 10 in the data but 12 in the model"),
+])
+def test_wrong_npz_without_verification(tmp_path: Path, arrays: dict, needle: str) -> None:
+    """--no-verify does not run the data, but a file that does not fit the model is still said, not ignored."""
+    model = small_conv_model(tmp_path / "m.onnx")
+    np.savez(tmp_path / "d.npz", **arrays)
+    line = one_line_error(sepconv("convert", str(model), "-o", str(tmp_path / "o.onnx"), "--data",
+                                  str(tmp_path / "d.npz"), "--no-verify"))
+    assert needle in line
+    assert not (tmp_path / "o.onnx").exists()
+    np.savez(tmp_path / "d.npz", x=np.zeros((2, 8, 12, 12), np.float32), labels=np.zeros(2, np.int64))
+    assert sepconv("convert", str(model), "-o", str(tmp_path / "o.onnx"), "--data", str(tmp_path / "d.npz"),
+                   "--no-verify").returncode == 0
+
+
 def test_bad_options(tmp_path: Path) -> None:
     model = small_conv_model(tmp_path / "m.onnx")
     assert "--rank" in one_line_error(sepconv("convert", str(model), "-o", "o.onnx", "--rank", "zero"))
     assert "--energy" in one_line_error(sepconv("convert", str(model), "-o", "o.onnx", "--energy", "1.5"))
+    for ratio in ("7", "1.5", "0"):  # once accepted, writing an unchanged model
+        line = one_line_error(sepconv("convert", str(model), "-o", str(tmp_path / "o.onnx"), "--ratio", ratio))
+        assert f"--ratio {float(ratio)}: must be in (0, 1]" in line
+    assert not (tmp_path / "o.onnx").exists()
     assert "--include" in one_line_error(sepconv("convert", str(model), "-o", "o.onnx", "--include", "(["))
     assert "--input-shape" in one_line_error(sepconv("inspect", str(model), "--input-shape", "x=1xfoo"))
     assert "does not have" in one_line_error(sepconv("inspect", str(model), "--input-shape", "nope=1x8x12x12"))
+
+
+def test_an_accuracy_budget_without_labelled_data_is_refused(tmp_path: Path) -> None:
+    """Once "checked" on random inputs, which have no accuracy: refused, before anything runs."""
+    model, out = small_conv_model(tmp_path / "m.onnx"), tmp_path / "o.onnx"
+    budget = ("--method", "auto", "--max-accuracy-drop", "1")
+    line = one_line_error(sepconv("convert", str(model), "-o", str(out), *budget))
+    assert "--max-accuracy-drop 1.0: needs data with 'labels'" in line
+    line = one_line_error(sepconv("batch", str(model), "-o", str(tmp_path / "out"), *budget))
+    assert "--max-accuracy-drop 1.0: needs data with 'labels'" in line
+    np.savez(tmp_path / "d.npz", x=np.random.default_rng(0).standard_normal((16, 8, 12, 12)).astype(np.float32))
+    line = one_line_error(sepconv("convert", str(model), "-o", str(out), *budget, "--data", str(tmp_path / "d.npz")))
+    assert "--max-accuracy-drop 1.0: needs data with 'labels'" in line and "the data has none" in line
+    assert not out.exists() and not (tmp_path / "out").exists()
+
+
+def test_an_output_that_cannot_be_written_is_one_plain_line(tmp_path: Path) -> None:
+    """Said before converting, naming the path given (not a temporary file's name)."""
+    model = small_conv_model(tmp_path / "m.onnx")
+    (tmp_path / "file").write_text("not a folder")
+    bad = tmp_path / "file" / "x.onnx"
+    line = one_line_error(sepconv("convert", str(model), "-o", str(bad)))
+    assert line == f"sepconv: error: cannot write {bad}: {tmp_path / 'file'} is a file, not a folder"
+    line = one_line_error(sepconv("convert", str(model), "-o", str(tmp_path / "o.onnx"), "--report", str(bad)))
+    assert line.startswith(f"sepconv: error: cannot write {bad}: ")
+    assert not (tmp_path / "o.onnx").exists()
+    if Path("/proc/self").is_dir():  # Linux: a folder nothing can be created in
+        line = one_line_error(sepconv("convert", str(model), "-o", "/proc/x.onnx"))
+        assert line == "sepconv: error: cannot write /proc/x.onnx: No such file or directory"
 
 
 def test_batch_with_a_corrupt_file(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -218,6 +219,24 @@ def test_version_is_the_distribution_version():
     import sepconv
 
     assert sepconv.__version__ == importlib.metadata.version("sepconv")
+
+
+def test_top_level_names_are_the_librarys():
+    """``sepconv.X`` is ``sepconv.converter.X`` for every public name of the library, and every
+    ``sepconv.X`` the README's Python section names exists."""
+    import sepconv
+
+    lib = sepconv.converter
+    assert sorted(sepconv.__all__) == sorted(lib.__all__)
+    for name in lib.__all__:
+        assert getattr(sepconv, name) is getattr(lib, name), name
+    section = (ROOT / "README.md").read_text(encoding="utf-8").partition("## The Python library")[2]
+    section = section.split("\n## ", 1)[0]
+    named = set(re.findall(r"\bsepconv\.([A-Za-z_]\w*)", section)) - {"converter", "service", "cli"}
+    assert {"OptionError", "SepconvError", "ConvertOptions", "convert_file"} <= named
+    assert not [n for n in sorted(named) if not hasattr(sepconv, n)]
+    for name in ("OptionError", "load_npz", "prepare_inputs", "Limits", "convert_model", "benchmark"):
+        assert name in sepconv.__all__
 
 
 # -- the helpers, on small trees -------------------------------------------------------------------------------

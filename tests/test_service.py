@@ -278,6 +278,16 @@ def test_two_model_benchmark_inputs_must_fit(client):
         assert "/blobs/" not in r.json()["message"]
 
 
+def test_budgets_the_request_cannot_check(client):
+    """An accuracy budget without a dataset, or a ratio past 1: 422 at the request, naming the field."""
+    mid = upload(client, "/v1/models", conv_model(seed=3), "t3.onnx").json()["id"]
+    for body, words in (({"method": "auto", "max_accuracy_drop": 1.0}, "max_accuracy_drop 1.0: needs data"),
+                        ({"ratio": 1.5}, "ratio 1.5: must be in (0, 1]")):
+        r = client.post(f"/v1/models/{mid}/conversions", json=body)
+        assert r.status_code == 422 and r.json()["error"] == "invalid", (body, r.text)
+        assert words in r.json()["message"], r.text
+
+
 def test_no_slash_redirects_and_json_405(client):
     for method, path, status in (("DELETE", "/v1/jobs/", 404), ("GET", "/v1/models/", 404),
                                  ("POST", "/v1/benchmarks/", 404), ("PUT", "/v1/models", 405),

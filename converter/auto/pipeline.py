@@ -19,7 +19,7 @@ import onnx
 from ..analysis import analyse
 from ..compare import is_class_labels
 from ..data import InputSet, prepare_inputs
-from ..errors import SepconvError
+from ..errors import OptionError, SepconvError
 from ..layers import ConvLayer
 from ..methods import Candidate, Emitted
 from ..metrics import load_metric
@@ -94,10 +94,7 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     mg, layers = analyse(model, options.input_shapes)
     if not layers:
         raise SepconvError("the model has no Conv node to convert", kind="no_conv")
-    if options.max_accuracy_drop is not None and everything.labels is not None and \
-            not is_class_labels(everything.labels):
-        raise SepconvError("--max-accuracy-drop needs 'labels' of one class index per sample; use --metric with "
-                           "your own labels")
+    _check_labels(options, everything.labels)
     budget = Budget(options.max_error, options.max_accuracy_drop, options.max_metric_drop)
     metric = (options.metric, load_metric(options.metric)) if options.metric else None
     auto = _header(options, everything, parts.section(options.seed), threads, batch, refit_passes)
@@ -207,6 +204,18 @@ def _outcome(model: onnx.ModelProto, options: ConvertOptions, layers: list[ConvL
     if picked is not None:
         auto["precision"] = picked.section
     return AutoOutcome(final, rows, auto, held, picked.section if picked is not None else None)
+
+
+def _check_labels(options: ConvertOptions, labels: np.ndarray | None) -> None:
+    """An accuracy budget needs class labels: without them it would pass whatever the model does."""
+    if options.max_accuracy_drop is None:
+        return
+    if labels is None:
+        raise OptionError("max_accuracy_drop", "needs data with 'labels' (one class index per sample): the data "
+                          "has none", options.max_accuracy_drop)
+    if not is_class_labels(labels):
+        raise SepconvError("--max-accuracy-drop needs 'labels' of one class index per sample; use --metric with "
+                           "your own labels")
 
 
 def _header(options: ConvertOptions, everything: InputSet, split_section: dict, threads: int | None, batch: int,

@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Options and inputs are checked up front, so a mistake fails once instead of once per model."""
     options = options_from_args(args)
-    options.validate()
+    options.validate(has_data=args.data is not None)
     files = expand_inputs(args.inputs)
     if not files:
         raise SepconvError("no input models found")

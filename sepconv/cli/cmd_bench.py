@@ -6,7 +6,8 @@ import argparse
 
 from rich.console import Console
 
-from sepconv.converter import SepconvError, benchmark, load_model, load_npz, prepare_inputs
+from sepconv.converter import SepconvError, benchmark, format_shape, load_model, load_npz, prepare_inputs
+from sepconv.converter import input_shapes as model_input_shapes
 
 from . import tables
 from .args import add_json_arg, add_shape_args, input_shapes, show
@@ -35,7 +36,25 @@ def run(args: argparse.Namespace, console: Console) -> int:
     data = load_npz(args.data) if args.data else None
     inputs = prepare_inputs(first, input_shapes(args), data, args.seed)
     for other in models[1:]:
-        prepare_inputs(load_model(other), input_shapes(args), data, args.seed)
+        second = load_model(other)
+        check_same_inputs(models[0], model_input_shapes(first, input_shapes(args)),
+                          other, model_input_shapes(second, input_shapes(args)))
+        prepare_inputs(second, input_shapes(args), data, args.seed)
     result = benchmark(models, inputs, runs=args.runs, warmup=args.warmup, threads=args.threads,
                        labels=models)
     return show(args, result, tables.bench_table, console)
+
+
+def check_same_inputs(a: str, shapes_a: dict, b: str, shapes_b: dict) -> None:
+    """Both models are fed the same arrays: the same input names, and no rank or fixed dim that differs
+    (a symbolic dim fits any size). A mismatch names both shapes."""
+    if set(shapes_a) != set(shapes_b):
+        raise SepconvError(f"the two models take different inputs ({', '.join(shapes_a) or 'none'} in {a}, "
+                           f"{', '.join(shapes_b) or 'none'} in {b}); bench compares two versions of one model")
+    for name, x in shapes_a.items():
+        y = shapes_b[name]
+        if x is None or y is None:
+            continue
+        if len(x) != len(y) or any(p is not None and q is not None and p != q for p, q in zip(x, y)):
+            raise SepconvError(f"the two models cannot share inputs: input {name} is {format_shape(x)} in {a} but "
+                               f"{format_shape(y)} in {b}")

@@ -23,7 +23,7 @@ FIELD_KEY = "{name}[{key!r}]"
 async def check_conversion(artifacts: Artifacts, model: dict, body: ConversionRequest, options: dict) -> list[str]:
     """Check a conversion request for ``model``; the ids the job refers to."""
     try:
-        ConvertOptions(**options).validate()
+        ConvertOptions(**options).validate(has_data=body.dataset_id is not None)
     except OptionError as exc:
         raise ApiError(422, "invalid", exc.render(exc.field, FIELD_KEY)) from None
     analysis = model["analysis"]
