@@ -50,5 +50,5 @@ def _print_report(args: argparse.Namespace, report: dict, console: Console) -> N
     """The report's tables, then why nothing changed (if so) and where the files went: a person reads this."""
     tables.report_table(report, console)
     if report["totals"]["rewritten"] == 0 and not report.get("auto"):
-        console.print("note: no Conv was rewritten; the reasons are in the table above")
-    console.print(f"wrote {args.output}" + (f" and {args.report}" if args.report else ""))
+        tables.say(console, "note: no Conv was rewritten; the notes under the Layers table say why")
+    tables.say(console, f"wrote {args.output}" + (f" and {args.report}" if args.report else ""))
