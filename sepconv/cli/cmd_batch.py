@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     write_bytes_atomic(outdir / "summary.json", (json.dumps(rows, indent=2) + "\n").encode())
     tables.batch_table(rows, console)
     failed = sum(r["status"] == "failed" for r in rows)
-    console.print(f"{len(rows) - failed} converted, {failed} failed; summary in {outdir / 'summary.json'}")
+    tables.say(console, f"{len(rows) - failed} converted, {failed} failed; summary in {outdir / 'summary.json'}")
     return 1 if failed else 0
 
 

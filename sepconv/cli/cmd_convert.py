@@ -51,5 +51,5 @@ def _print_report(args: argparse.Namespace, report: dict, console: Console) -> N
     tables.report_table(report, console)
     quantized = (report.get("precision") or {}).get("chosen", "float") != "float"
     if report["totals"]["rewritten"] == 0 and not report.get("auto") and not quantized:
-        console.print("note: no Conv was rewritten; the reasons are in the table above")
-    console.print(f"wrote {args.output}" + (f" and {args.report}" if args.report else ""))
+        tables.say(console, "note: no Conv was rewritten; the notes under the Layers table say why")
+    tables.say(console, f"wrote {args.output}" + (f" and {args.report}" if args.report else ""))

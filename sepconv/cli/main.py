@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the one place where errors become a line on stderr and an exit status."""
     args = build_parser().parse_args(argv)
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    # piped: 160 columns for the tables (sentences are never wrapped, see tables.say), or COLUMNS where set
+    console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
     try:
         return args.run(args, console)
     except OptionError as exc:
