@@ -90,22 +90,27 @@ def within_budget(model: onnx.ModelProto, original: bytes, fit: InputSet, held: 
         fit_judge, held_judge = Evaluator(original, fit, threads, metric), Evaluator(original, held, threads, metric)
         calibration, q, held, tried = _best_calibration(prep, held_judge, budget.usage, calibrations)
         nodes = sorted(prep.prepared.nodes)
-        if budget.met(held) and budget.met(fit_judge.score(q), FIT_MARGIN):
+        on_fit = fit_judge.score(q)  # every node in int8: the fit bisection's k = 0 too
+        if budget.met(held) and budget.met(on_fit, FIT_MARGIN):
             return Quantized(q, nodes, {}, calibration, held, tried, prep.prepared.notes,
                              calib_samples=prep.calib.samples)
         if not fallback:
             return None
         sens = _sensitivities(prep, calibration, nodes, Evaluator(original, fit.head(SENSITIVITY_SAMPLES), threads))
         order = sorted(nodes, key=lambda n: -sens[n])  # most sensitive first: the first k stay float
-        k = _fewest_float(len(order), lambda k: budget.met(fit_judge.score(prep.apply(calibration, order[:k])),
-                                                          FIT_MARGIN))
+        k = _fewest_float(len(order), lambda k: budget.met(
+            fit_judge.score(prep.apply(calibration, order[:k])) if k else on_fit, FIT_MARGIN))
         if k is None:
             return None
-        scores: dict[int, dict] = {}
+        passing: dict[int, tuple[dict, onnx.ModelProto]] = {}  # the fewest-float passing model so far, kept
 
         def held_passes(k: int) -> bool:
-            scores[k] = held_judge.score(prep.apply(calibration, order[:k]))
-            return budget.met(scores[k])
+            m = prep.apply(calibration, order[:k])
+            score = held_judge.score(m)
+            if budget.met(score) and all(k < other for other in passing):
+                passing.clear()
+                passing[k] = (score, m)
+            return budget.met(score)
 
         k = _fewest_float(len(order) - k, lambda j: held_passes(k + j), first=k)
         if k is None or k >= len(order):
@@ -113,8 +118,9 @@ def within_budget(model: onnx.ModelProto, original: bytes, fit: InputSet, held: 
         why = {n: f"kept float: alone in int8 it gave the outputs {sens[n]:.3g} relative error, the "
                   f"{rank}{_nth(rank)} most sensitive of {len(order)}; int8 there broke the budget"
                for rank, n in enumerate(order[:k], start=1)}
-        return Quantized(prep.apply(calibration, order[:k]), sorted(order[k:]), why, calibration, scores[k], tried,
-                         prep.prepared.notes, sens, prep.calib.samples)
+        score, chosen = passing[k]
+        return Quantized(chosen, sorted(order[k:]), why, calibration, score, tried, prep.prepared.notes, sens,
+                         prep.calib.samples)
 
 
 def _best_calibration(prep: PreparedPrecision, judge: Evaluator, usage, methods: tuple[str, ...] | None = None
