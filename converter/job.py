@@ -15,14 +15,13 @@ from .auto import AUTO_SHARES, convert_auto
 from .auto.precision_stage import for_fixed
 from .data import InputSet, check_npz, load_npz, prepare_inputs
 from .errors import SepconvError
-from .metrics import load_metric
+from .metrics import metric_of
 from .modelio import check_writable, load_model_sized, make_parent, save_model, write_bytes_atomic
 from .options import ConvertOptions
 from .precision import FLOAT
 from .progress import Phases, Progress
 from .report import build_report, count_params, mark_precision, write_report
-from .rewrite import convert_model
-from .rewrite import stamp as stamp_options
+from .rewrite import convert_model, stamp
 from .timing import median_round
 from .verify import verify
 
@@ -40,14 +39,14 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
     hears each phase and, within it, each layer (see :mod:`~sepconv.converter.progress`)."""
     options.validate(has_data=data is not None)  # fail on bad options before reading anything
     _check_paths(source, output, report_path)
+    quantize = options.precision != FLOAT
     shares = AUTO_PHASES if options.auto else FIXED_PHASES
-    phases = Phases(progress, {k: v for k, v in shares.items() if k != "quantizing" or options.precision != FLOAT})
+    phases = Phases(progress, {k: v for k, v in shares.items() if k != "quantizing" or quantize})
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     phases.step("loading", 0)
     model, bytes_before = load_model_sized(source)
     params_before = count_params(model)
-    quantize = options.precision != FLOAT
     arrays = load_npz(data) if data is not None and (options.verify or options.auto or quantize) else None
     if data is not None and arrays is None:  # not run (--no-verify), but a file that does not fit is still said
         check_npz(model, data, options.input_shapes)
@@ -96,10 +95,9 @@ def convert_file(source: str | Path, output: str | Path, options: ConvertOptions
 
 def _quantize(converted, original: bytes, inputs: InputSet, options: ConvertOptions):
     """A fixed method's rewrite at the precision asked for (``auto.precision_stage.for_fixed``)."""
-    metric = (options.metric, load_metric(options.metric)) if options.metric else None
     model, section = for_fixed(converted, original, inputs, options, partial(_timed_pair, threads=options.threads),
-                               metric)
-    stamp_options(model, options)
+                               metric_of(options.metric))
+    stamp(model, options)
     return model, section
 
 

@@ -84,6 +84,11 @@ def is_builtin(spec: str) -> bool:
     return spec == "top1_agreement" or (spec.startswith("detections:") and spec.count(",") == 1)
 
 
+def metric_of(spec: str | None) -> tuple[str, Metric] | None:
+    """The spec with the metric it names, as the evaluators take it; None without a spec."""
+    return (spec, load_metric(spec)) if spec else None
+
+
 def load_metric(spec: str) -> Metric:
     """The metric a spec names: a built-in one, or ``file.py:function`` (imported from that file)."""
     if spec == "top1_agreement":

@@ -22,7 +22,7 @@ from ..data import InputSet, prepare_inputs
 from ..errors import OptionError, SepconvError
 from ..layers import ConvLayer
 from ..methods import Candidate, Emitted
-from ..metrics import load_metric
+from ..metrics import metric_of
 from ..modelio import opset_version
 from ..options import ConvertOptions
 from ..precision import FLOAT
@@ -96,7 +96,7 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
         raise SepconvError("the model has no Conv node to convert", kind="no_conv")
     _check_labels(options, everything.labels)
     budget = Budget(options.max_error, options.max_accuracy_drop, options.max_metric_drop)
-    metric = (options.metric, load_metric(options.metric)) if options.metric else None
+    metric = metric_of(options.metric)
     auto = _header(options, everything, parts.section(options.seed), threads, batch, refit_passes)
     t = _lap(timings, "load_s", t)
 
