@@ -188,3 +188,34 @@ def test_auto_mode_with_int8_stays_within_the_budget_and_is_never_slower(tmp_pat
         assert "conv_b" not in p["int8_nodes"]  # the outlier layer cannot be int8 within 5%
         assert a["accepted"] and a["latency"]["ratio"] < 0.97
         assert "QuantizeLinear" in _ops(out)
+
+
+def silu_block(seed: int = 0) -> onnx.ModelProto:
+    """conv_a -> SiLU (Sigmoid, Mul) -> conv_b -> SiLU -> Add(residual) -> Concat: the ops ONNX
+    Runtime's quantizer takes from its QLinear registry (not its QDQ one), as YOLO-style detectors use."""
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array((rng.standard_normal((8, 8, 3, 3)) / 8).astype(np.float32), w) for w in "ab"]
+    nodes = [conv_node("conv_a", ["x", "a"], "ca", pads=[1, 1, 1, 1]), helper.make_node("Sigmoid", ["ca"], ["sa"]),
+             helper.make_node("Mul", ["ca", "sa"], ["ma"]),
+             conv_node("conv_b", ["ma", "b"], "cb", pads=[1, 1, 1, 1]), helper.make_node("Sigmoid", ["cb"], ["sb"]),
+             helper.make_node("Mul", ["cb", "sb"], ["mb"]), helper.make_node("Add", ["mb", "ma"], ["r"]),
+             helper.make_node("Concat", ["r", "ma"], ["y"], axis=1)]
+    return make_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 16, 16])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 16, 16])], inits, opset=17)
+
+
+def test_a_group_kept_float_keeps_its_activations_and_adds_float(tmp_path):
+    from sepconv.converter.data import InputSet
+    from sepconv.converter.precision import REGISTRY
+
+    x = np.random.default_rng(2).standard_normal((8, 8, 16, 16)).astype(np.float32)
+    prep = REGISTRY["int8"].prepare(silu_block(), InputSet({"x": x}, None, 1, "data", fixed=True), str(tmp_path))
+    quantized = [n.op_type for n in prep.apply("minmax").graph.node if n.op_type == "QuantizeLinear"]
+    assert len(quantized) >= 5  # conv inputs and the SiLUs', the Add's and the Concat's
+    every = prep.apply("minmax", list(prep.prepared.nodes))
+    assert "QuantizeLinear" not in {n.op_type for n in every.graph.node}  # every group float: the float model
+    assert run(every, {"x": x[:1]})[0] == pytest.approx(run(silu_block(), {"x": x[:1]})[0], abs=1e-5)
+    b_float = prep.apply("minmax", ["conv_b"])
+    feeds = {i for n in b_float.graph.node if n.op_type in ("Sigmoid", "Mul", "Add") and n.input[0].startswith("cb")
+             for i in n.input}
+    assert not any(i.endswith("DequantizeLinear_Output") for i in feeds)  # conv_b's SiLU reads float

@@ -104,13 +104,20 @@ def _named(model: onnx.ModelProto) -> None:
             taken.add(name)
 
 
+def _quantized_ops() -> set[str]:
+    """The op types ``quantize_static`` quantizes by default: its QLinear and QDQ registries
+    together (Sigmoid, Mul, Add, Concat... are in the first only, and are quantized in QDQ too)."""
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
+
+    return set(QDQRegistry) | set(QLinearOpsRegistry)
+
+
 def _groups(model: onnx.ModelProto) -> dict[str, list[str]]:
     """The nodes the quantizer would touch, grouped by the compute node they follow: each compute
     node with the pools, reshapes and activations downstream of it up to the next compute node
     (a node follows its first input's producer). Keeping a group float keeps all of it float, so
     every group float is the float model. Nodes before any compute node form groups of their own."""
-    from onnxruntime.quantization.registry import QDQRegistry
-
+    quantized = _quantized_ops()
     producer = {out: n.name for n in model.graph.node for out in n.output}
     group_of: dict[str, str | None] = {}
     groups: dict[str, list[str]] = {}
@@ -121,7 +128,7 @@ def _groups(model: onnx.ModelProto) -> dict[str, list[str]]:
             continue
         lead = next((group_of.get(producer[i]) for i in n.input if i in producer), None)
         group_of[n.name] = lead
-        if n.op_type in QDQRegistry:
+        if n.op_type in quantized:
             groups.setdefault(lead or n.name, []).append(n.name)
     return groups
 
