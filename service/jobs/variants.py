@@ -98,7 +98,7 @@ def _error(report: dict) -> tuple[float | None, str | None]:
     """The output error (relative L2): on the held-out samples where auto mode (or precision auto)
     judged one, else on the verification samples."""
     auto = report.get("auto")
-    if auto and auto.get("chosen") and auto["chosen"].get("held_out_error") is not None:
+    if auto and auto.get("accepted") and (auto.get("chosen") or {}).get("held_out_error") is not None:
         return auto["chosen"]["held_out_error"], "held-out"
     precision = report.get("precision") or {}
     held = precision.get("held_out") or {}
