@@ -41,8 +41,8 @@ function judged(v) {
 function links(v, modelId) {
   const again = new URLSearchParams({ again: v.job_id });
   return h("span", { class: "row-actions" }, h("a", { href: `#/jobs/${v.job_id}`, class: "result-link" }, "Result"),
-    h("a", { href: `#/models/${modelId}?${again}`, class: "again-link", title: "open the form below with this job's options" },
-      "Convert again", h("span", { class: "visually-hidden" }, " with these settings")));
+    h("a", { href: `#/models/${modelId}?${again}`, class: "again-link", "aria-label": "Convert again with these settings",
+      title: "open the form below with this job's options" }, "Convert again"));
 }
 
 function variantName(v) {
