@@ -206,6 +206,34 @@ def convert_with_form(page, fill: dict[str, str], method: str = "auto") -> None:
     page.wait_for_url(re.compile(r"#/jobs/job_"))
 
 
+def check_auto_layers(page, client: httpx.Client) -> None:
+    """Auto mode per layer on the result page on screen: each layer's measured candidates, the chosen
+    one marked (one row where the layer was rewritten, none where it was kept), and why in words."""
+    report = client.get(f"/v1/jobs/{page.url.rsplit('/', 1)[-1]}").json()["result"]["report"]
+    reasons = {r["name"]: r.get("reason") for r in report["layers"]}
+    section = page.locator("#auto-layers")
+    section.wait_for()
+    section.get_by_role("button", name="Open all").click()
+    boxes = section.locator("details.auto-layer")
+    assert boxes.count() == len(report["auto"]["layers"]) > 0
+    for i, layer in enumerate(report["auto"]["layers"]):
+        box = boxes.nth(i)
+        assert box.get_attribute("data-layer") == layer["name"] and box.get_attribute("open") is not None
+        assert box.locator("tbody tr").count() == len(layer["candidates"])
+        assert box.locator(".scroll table.candidates").count() == 1  # scrolls inside its card
+        chosen, why = box.locator("tr.chosen-row"), box.locator(".why").inner_text()
+        if layer["decision"] == "keep":
+            assert chosen.count() == 0 and why.startswith("kept"), why
+            assert why == (reasons[layer["name"]] or why)  # the report row's own reason, where it has one
+        else:
+            assert chosen.count() == 1 and chosen.get_attribute("data-candidate") == layer["decision"]
+            assert why.startswith("chosen: most time saved within the budget"), why
+            assert "chosen" in chosen.inner_text()
+    untried = [r["name"] for r in report["layers"] if r["name"] not in {x["name"] for x in report["auto"]["layers"]}]
+    if untried:
+        assert all(name in page.locator("#auto-untried").inner_text() for name in untried)
+
+
 def check_invalid_form(page, client: httpx.Client, name: str) -> None:
     """An invalid budget: the API's message beside its field, and nothing queued."""
     jobs_before = len(client.get("/v1/jobs").json()["items"])
@@ -254,6 +282,8 @@ def test_upload_inspect_convert_auto_download(tab, server, tmp_path):
             page.locator("body").inner_text()
         shot(page, "05-result", phone=True)
         download_converted(page, client, tmp_path)
+        check_auto_layers(page, client)
+        page.locator("#auto-layers").screenshot(path=str(SHOTS / "05-auto-layers.png"))
         assert client.get(f"/v1/models/{model_id}").status_code == 200
 
 

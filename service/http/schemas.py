@@ -12,6 +12,8 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 from sepconv.converter import budget_max_error
 
+from ..jobs.variants import conversion_tag
+
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 Dim = Annotated[int, Field(ge=1, le=1_000_000)]
 Shapes = Annotated[dict[Annotated[str, Field(max_length=256)], Annotated[list[Dim], Field(min_length=1, max_length=8)]],
@@ -78,18 +80,22 @@ class ModelOut(BaseModel):
     created: float
     parent_id: str | None = Field(None, description="the model this one was converted from")
     source_job: str | None = Field(None, description="the conversion job that made it")
+    tag: str | None = Field(None, description="a converted model: what its conversion asked for, in a few words "
+                                              "('auto 1% · int8'), to tell models of one name apart")
     opset: int | None
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
     analysis: dict[str, Any] = Field(description="Convs, eligible Convs, multiplications, per-layer rows")
 
     @classmethod
-    def from_row(cls, row: dict, summary: bool = False) -> ModelOut:
-        """The model; ``summary``: without the per-layer rows (a list's size never follows a model's structure)."""
+    def from_row(cls, row: dict, summary: bool = False, options: dict | None = None) -> ModelOut:
+        """The model; ``summary``: without the per-layer rows (a list's size never follows a model's structure);
+        ``options``: those of the conversion that made it, for its tag."""
         a = row["analysis"]
         left_out = ("opset", "inputs", "outputs", "layers") if summary else ("opset", "inputs", "outputs")
         return cls(id=row["id"], name=row["name"], sha256=row["sha256"], size=row["size"], created=row["created"],
-                   parent_id=row.get("parent_id"), source_job=row.get("source_job"), opset=a.get("opset"),
+                   parent_id=row.get("parent_id"), source_job=row.get("source_job"),
+                   tag=conversion_tag(options) if options is not None else None, opset=a.get("opset"),
                    inputs=a.get("inputs", []), outputs=a.get("outputs", []),
                    analysis={k: v for k, v in a.items() if k not in left_out})
 
@@ -120,6 +126,7 @@ class JobOut(BaseModel):
     result: dict[str, Any] | None = Field(None, description="conversion: {model_id, report, verdict} (model_id "
                                           "null when it changed nothing); benchmark: the latencies")
     error: dict[str, Any] | None = Field(None, description="{kind, message} when the job failed")
+    tag: str | None = Field(None, description="a conversion: what it asked for, in a few words ('auto 1% · int8')")
 
     @classmethod
     def from_row(cls, row: dict, summary: bool = False) -> JobOut:
@@ -130,8 +137,10 @@ class JobOut(BaseModel):
             row = {**row, "result": {**row["result"], "report": report}}
         timings = {"queued_s": (started or finished or created) - created if (started or finished) else None,
                    "run_s": finished - started if started and finished else None}
+        options = (row["params"] or {}).get("options") if row["kind"] == "conversion" else None
         return cls(**{k: row[k] for k in ("id", "kind", "state", "progress", "created", "started", "finished",
-                                          "params", "result", "error")}, timings=timings)
+                                          "params", "result", "error")}, timings=timings,
+                   tag=conversion_tag(options) if isinstance(options, dict) else None)
 
 
 #: a list's page: bounded here, so a huge or negative number is a 422 and never reaches SQLite's 64-bit integers
@@ -158,6 +167,55 @@ class DatasetPage(Page):
 class JobPage(Page):
     items: list[JobOut] = Field(description="summaries: each conversion report without its per-layer rows "
                                             "(GET /v1/jobs/{id} has them)")
+
+
+class AskedOut(BaseModel):
+    kind: Literal["rank", "energy", "ratio", "max_error", "max_accuracy_drop", "max_metric_drop"]
+    value: float | str
+    default: bool = Field(False, description="the default rank policy (none was given)")
+
+
+class VerdictBrief(BaseModel):
+    level: Literal["good", "warn", "broken", "unchecked", "unchanged"]
+    label: str
+    summary: str
+
+
+class VariantOut(BaseModel):
+    """One conversion of the model: what was asked, what it gained, how far its outputs moved."""
+
+    job_id: str = Field(description="the conversion job: its result is GET /v1/jobs/{job_id}")
+    state: Literal["queued", "running", "succeeded", "failed"]
+    created: float
+    finished: float | None
+    model_id: str | None = Field(description="the converted model; null until it succeeds, or when it changed nothing")
+    name: str | None = Field(description="the converted model's file name")
+    tag: str = Field(description="what the conversion asked for, in a few words ('auto 1% · int8')")
+    method: str | None
+    precision: str | None = Field(description="the precision asked for")
+    precision_chosen: str | None = Field(description="what it came to: float, int8 or mixed")
+    asked: list[AskedOut] = Field(description="the rank policy (fixed methods) and the error or accuracy budget")
+    macs_ratio: float | None = Field(description="the Convs' multiplications over the original's")
+    latency_ratio: float | None = Field(description="measured whole-model latency over the original's (auto "
+                                        "mode, or int8 alone); null where nothing measured it")
+    error: float | None = Field(description="largest relative L2 error of an output against the original's")
+    error_on: Literal["held-out", "verification"] | None = Field(
+        description="held-out: the samples auto mode (or precision auto) kept aside; verification: the check after")
+    accuracy_drop: float | None = Field(description="accuracy drop in points, where the data has labels")
+    size: int | None = Field(description="the converted model's file size in bytes")
+    verdict: VerdictBrief | None
+    failure: str | None = Field(description="why the job failed")
+    options: dict[str, Any] = Field(description="the conversion's options, to convert again with them")
+    dataset_id: str | None
+
+
+#: variants carry more than a job's summary: a smaller page
+VariantLimit = Annotated[int, Query(ge=1, le=200, description="items per page")]
+
+
+class VariantPage(Page):
+    model_id: str
+    items: list[VariantOut] = Field(description="the conversions made from the model, newest first")
 
 
 class ErrorOut(BaseModel):

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     progress TEXT, result TEXT, error TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE INDEX IF NOT EXISTS jobs_source ON jobs(json_extract(params, '$.model_id')) WHERE kind = 'conversion';
 CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL, token TEXT NOT NULL);
 """
 
@@ -188,6 +189,22 @@ class SqliteStore:
         else:
             rows = self._exec("SELECT * FROM jobs ORDER BY created DESC, id LIMIT ? OFFSET ?", (limit, offset))
         return [_job(r) for r in rows.fetchall()]
+
+    def list_conversions(self, model_id: str, limit: int, offset: int) -> list[dict]:
+        """The conversion jobs made from one model, newest first."""
+        rows = self._exec("SELECT * FROM jobs WHERE kind = 'conversion' AND json_extract(params, '$.model_id') = ? "
+                          "ORDER BY created DESC, id LIMIT ? OFFSET ?", (model_id, limit, offset))
+        return [_job(r) for r in rows.fetchall()]
+
+    def conversion_options(self, job_ids: list[str]) -> dict[str, dict]:
+        """Each conversion job's options, by id (jobs that are gone are left out): one query for a page."""
+        ids = sorted(set(job_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._exec(f"SELECT id, json_extract(params, '$.options') AS options FROM jobs "
+                          f"WHERE kind = 'conversion' AND id IN ({marks})", tuple(ids))
+        return {r["id"]: json.loads(r["options"]) for r in rows.fetchall() if r["options"]}
 
     def jobs_in_state(self, state: str) -> list[dict]:
         return [_job(r) for r in self._exec("SELECT * FROM jobs WHERE state=? ORDER BY created", (state,))]

@@ -6,10 +6,22 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
 from ...errors import not_found
+from ...jobs.variants import variant_summary
 from ...storage.uploads import UPLOAD_DOC, receive
 from ...wiring import Services
 from ..request_checks import check_conversion
-from ..schemas import ERRORS, ConversionRequest, JobOut, Limit, ModelOut, ModelPage, Offset
+from ..schemas import (
+    ERRORS,
+    ConversionRequest,
+    JobOut,
+    Limit,
+    ModelOut,
+    ModelPage,
+    Offset,
+    VariantLimit,
+    VariantOut,
+    VariantPage,
+)
 from . import created, services
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERRORS)
@@ -29,13 +41,33 @@ async def upload_model(request: Request, svc: Services = Depends(services)) -> J
 @router.get("", response_model=ModelPage)
 def list_models(limit: Limit = 100, offset: Offset = 0,
                 svc: Services = Depends(services)) -> ModelPage:
-    return ModelPage(items=[ModelOut.from_row(r, summary=True) for r in svc.db.list_models(limit, offset)],
-                     limit=limit, offset=offset)
+    """Newest first; a converted model's ``tag`` says what its conversion asked for."""
+    rows = svc.db.list_models(limit, offset)
+    options = svc.db.conversion_options([r["source_job"] for r in rows if r.get("source_job")])
+    return ModelPage(items=[ModelOut.from_row(r, summary=True, options=options.get(r.get("source_job") or ""))
+                            for r in rows], limit=limit, offset=offset)
 
 
 @router.get("/{model_id}", response_model=ModelOut)
 def get_model(model_id: str, svc: Services = Depends(services)) -> ModelOut:
-    return ModelOut.from_row(svc.artifacts.model(model_id))
+    row = svc.artifacts.model(model_id)
+    options = svc.db.conversion_options([row["source_job"]] if row.get("source_job") else [])
+    return ModelOut.from_row(row, options=options.get(row.get("source_job") or ""))
+
+
+@router.get("/{model_id}/variants", response_model=VariantPage)
+def list_variants(model_id: str, limit: VariantLimit = 50, offset: Offset = 0,
+                  svc: Services = Depends(services)) -> VariantPage:
+    """Every conversion made from this model, newest first, as summaries (not whole reports): what
+    it asked for (``tag``, ``asked``), the multiplications and measured latency over the original's,
+    its output error, size and verdict, and its ``options`` to convert again with."""
+    svc.artifacts.model(model_id)  # 404 for an unknown model
+    jobs = svc.db.list_conversions(model_id, limit, offset)
+    made = {j["result"]["model_id"] for j in jobs if isinstance(j.get("result"), dict) and j["result"].get("model_id")}
+    models = {m: svc.db.get_model(m) for m in made}
+    items = [VariantOut(**variant_summary(j, models.get((j.get("result") or {}).get("model_id") or "")))
+             for j in jobs]
+    return VariantPage(model_id=model_id, items=items, limit=limit, offset=offset)
 
 
 @router.get("/{model_id}/file", response_class=FileResponse,

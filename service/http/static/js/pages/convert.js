@@ -142,7 +142,32 @@ function syncMethod(form) {
   form.elements.policy_value.disabled = !policy;
 }
 
-export function convertForm(model, datasets) {
+/** Fill the form in with a conversion's options and dataset ("convert again with these settings"). */
+export function fillForm(form, options, datasetId) {
+  const set = (name, value) => {
+    if (form.elements[name] && value !== null && value !== undefined) form.elements[name].value = String(value);
+  };
+  set("method", options.method);
+  set("precision", options.precision);
+  const policy = ["rank", "energy", "ratio"].find((k) => options[k] !== null && options[k] !== undefined);
+  set("policy", policy || "");
+  if (policy) set("policy_value", options[policy]);
+  if (options.method === "auto" || options.precision === "auto") {
+    set("max_error", options.max_error);
+    set("max_accuracy_drop", options.max_accuracy_drop);
+  }
+  for (const name of ["include", "exclude", "max_samples", "seed", "threads"]) set(name, options[name]);
+  form.elements.verify.checked = options.verify !== false;
+  form.elements.force.checked = Boolean(options.force);
+  for (const [name, dims] of Object.entries(options.input_shapes || {})) set(`shape-${name}`, dims.join(", "));
+  const sel = form.elements.dataset_id;
+  if (!datasetId) sel.value = "";
+  else if ([...sel.options].some((o) => o.value === datasetId)) sel.value = datasetId;
+  syncMethod(form);
+}
+
+/** The form; ``preset`` ({options, dataset_id}) fills it in with an earlier conversion's settings. */
+export function convertForm(model, datasets, preset) {
   const formError = h("p", { class: "form-error", role: "alert", tabindex: "-1", hidden: true });
   const submit = h("button", { type: "submit", class: "primary" }, "Convert");
   const form = h("form", { class: "card convert", novalidate: true, id: "convert-form" },
@@ -166,5 +191,6 @@ export function convertForm(model, datasets) {
     }
   });
   syncMethod(form);
+  if (preset) fillForm(form, preset.options || {}, preset.dataset_id);
   return form;
 }

@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { clear, fmt, h, scroller } from "../dom.js";
-import { names as fetchNames, shortText } from "../names.js";
+import { names as fetchNames, shortText, tagged } from "../names.js";
 import { simpleTable } from "../table.js";
 import { verdictBadge } from "./result.js";
 
@@ -11,8 +11,8 @@ const REFRESH_MS = 1000;
 
 function subject(job, names) {
   const p = job.params || {};
-  const link = (id) => h("a", { href: `#/models/${id}` }, names.models[id] || id);
-  if (job.kind === "conversion") return link(p.model_id);
+  const link = (id) => tagged(h("a", { href: `#/models/${id}` }, names.models[id] || id), names.tags[id]);
+  if (job.kind === "conversion") return [link(p.model_id), job.tag ? [" → ", h("span", { class: "tag" }, job.tag)] : null];
   return (p.model_ids || []).map((id, i) => [i ? " vs " : "", link(id)]);
 }
 

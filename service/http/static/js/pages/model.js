@@ -1,10 +1,13 @@
-// A model's page: what it is, its Conv layers (sortable, with their share of the multiplications),
-// a download button, and the conversion form.
+// A model's page: what it is, the conversions made from it (its variants), its Conv layers
+// (sortable, with their share of the multiplications), a download button, and the conversion form
+// (filled in from an earlier conversion with #/models/ID?again=JOB).
 
 import { api, download } from "../api.js";
 import { shareBars } from "../charts.js";
 import { fmt, h, scroller, stat } from "../dom.js";
+import { tagged } from "../names.js";
 import { sortableTable } from "../table.js";
+import { variantsSection } from "../variants.js";
 import { convertForm } from "./convert.js";
 
 function eligibility(layer) {
@@ -69,21 +72,43 @@ function actions(m, ctx) {
   return h("div", { class: "actions" }, links);
 }
 
+/** The conversion whose settings the form starts from (?again=JOB): its options, or null. */
+async function preset(ctx, modelId) {
+  const again = ctx.params && ctx.params.get("again");
+  if (!again) return null;
+  const job = await api("GET", `/v1/jobs/${again}`);
+  if (job.kind !== "conversion" || job.params.model_id !== modelId) {
+    ctx.showError(`job ${again} is not a conversion of this model: the form starts empty`);
+    return null;
+  }
+  return { job, options: job.params.options || {}, dataset_id: job.params.dataset_id };
+}
+
+function presetNote(p) {
+  return h("p", { class: "preset-note", id: "convert-preset", role: "status" }, "Filled in from ",
+    h("a", { href: `#/jobs/${p.job.id}` }, p.job.id), p.job.tag ? [" (", h("span", { class: "tag" }, p.job.tag), ")"] : null,
+    ": change what you like and press Convert.");
+}
+
 export async function render(view, ctx, id) {
-  const [m, datasets] = await Promise.all([api("GET", `/v1/models/${id}`), api("GET", "/v1/datasets")]);
+  const [m, datasets, again] = await Promise.all([api("GET", `/v1/models/${id}`), api("GET", "/v1/datasets"), preset(ctx, id)]);
   if (ctx.signal.aborted) return;
   const layers = m.analysis.layers || [];
+  const variants = await variantsSection(m.id, ctx);
+  if (ctx.signal.aborted) return;
+  const form = layers.length ? convertForm(m, datasets.items, again) : null;
   view.append(
     h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Models"), " / "),
-    h("h1", {}, m.name),
-    summary(m), actions(m, ctx),
+    h("h1", {}, tagged(m.name, m.tag)),
+    summary(m), actions(m, ctx), variants,
     h("section", { "aria-labelledby": "layers-title" },
       h("h2", { id: "layers-title" }, `Conv layers (${layers.length})`),
       layers.length ? [shareBars("Share of the multiplications per Conv layer",
         layers.map((l) => ({ label: l.name, value: l.macs }))),
       scroller("Conv layers", layerTable(layers, m.analysis.conv_macs))]
         : h("p", { class: "muted" }, "This model has no Conv layer, so there is nothing to convert.")),
-    layers.length ? h("section", { "aria-labelledby": "convert-title" },
-      h("h2", { id: "convert-title" }, "Convert"), convertForm(m, datasets.items)) : null,
+    form ? h("section", { "aria-labelledby": "convert-title", id: "convert" },
+      h("h2", { id: "convert-title" }, "Convert"), again ? presetNote(again) : null, form) : null,
   );
+  if (form && again) form.scrollIntoView({ block: "start" });
 }

@@ -3,6 +3,7 @@
 import { api } from "../api.js";
 import { deleteButton } from "../confirm.js";
 import { clear, fmt, h, scroller } from "../dom.js";
+import { tagged } from "../names.js";
 import { sortableTable, simpleTable } from "../table.js";
 import { dropzone } from "../upload.js";
 
@@ -14,7 +15,7 @@ function modelTable(items, refresh, ctx) {
     rows: items,
     rowAttrs: (m) => ({ "data-model-id": m.id }),
     columns: [
-      { label: "Name", value: (m) => m.name.toLowerCase(), cell: (m) => h("a", { href: `#/models/${m.id}` }, m.name) },
+      { label: "Name", value: (m) => `${m.name} ${m.tag || ""}`.toLowerCase(), cell: (m) => tagged(h("a", { href: `#/models/${m.id}` }, m.name), m.tag) },
       { label: "Size", value: (m) => m.size, numeric: true, cell: (m) => fmt.bytes(m.size) },
       { label: "Opset", value: (m) => m.opset, numeric: true, cell: (m) => m.opset ?? "—" },
       { label: "Convs", value: (m) => a(m).convs, numeric: true,

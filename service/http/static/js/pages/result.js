@@ -99,7 +99,8 @@ function verification(report) {
       rows, numeric: [1, 2, 3, 4, 5] })));
 }
 
-function autoPart(auto) {
+function autoPart(report) {
+  const auto = report.auto;
   const lat = auto.latency || {};
   const b = auto.budget || {};
   const budget = [b.max_error ? `output error ≤ ${b.max_error}` : null,
@@ -109,7 +110,78 @@ function autoPart(auto) {
     h("div", { class: "stats" }, stat("Whole-model latency", `${fmt.ms(lat.before_ms)} → ${fmt.ms(lat.after_ms)}`,
       lat.speedup ? `${Number(lat.speedup).toFixed(2)}× faster (measured)` : null),
     stat("Budget", budget), stat("Accepted", auto.accepted ? "yes" : "no", auto.reason || null)),
-    tradeoff(auto));
+    tradeoff(auto), autoLayers(report));
+}
+
+/** "spatial:r32" as its method and rank. */
+function candidateParts(name) {
+  const m = /^([a-z0-9_]+):r(\d+)$/i.exec(name || "");
+  return m ? { method: m[1], rank: Number(m[2]) } : { method: name || "—", rank: null };
+}
+
+function candidateText(name) {
+  const c = candidateParts(name);
+  return c.rank === null ? c.method : `${c.method} r${c.rank}`;
+}
+
+/** Why auto mode chose what it did for one layer, in words (a kept layer: the report row's reason). */
+function layerWhy(l, row) {
+  if (l.decision === "keep") {
+    if (row && row.reason) return row.reason;
+    return l.time_saving_candidates ? "kept: no candidate saved time within the budget"
+      : "kept: no candidate saves measurable time";
+  }
+  return `chosen: most time saved within the budget (saves ${fmt.ms(l.saved_ms)} of the layer's ${fmt.ms(l.orig_ms)} `
+    + `in the whole model; layer error ${fmt.num(l.layer_error)})`;
+}
+
+function candidateTable(l) {
+  const rows = (l.candidates || []).map((c) => {
+    const parts = candidateParts(c.candidate);
+    const chosen = c.candidate === l.decision;
+    const saves = c.ms !== null && c.orig_ms !== null ? c.orig_ms - c.ms : null;
+    return h("tr", { class: chosen ? "chosen-row" : null, "data-candidate": c.candidate },
+      h("td", {}, parts.method), h("td", { class: "num" }, parts.rank === null ? "—" : String(parts.rank)),
+      h("td", { class: "num" }, fmt.ratio(c.macs_ratio)), h("td", { class: "num" }, fmt.num(c.layer_error)),
+      h("td", { class: "num" }, `${fmt.ms(c.ms)} vs ${fmt.ms(c.orig_ms)}`),
+      h("td", { class: `num ${saves > 0 ? "ok" : "muted"}` }, saves === null ? "—" : fmt.ms(saves)),
+      h("td", {}, chosen ? h("strong", { class: "chosen-mark" }, "chosen") : ""));
+  });
+  const head = ["Method", "Rank", "Multiplications", "Layer error", "Measured (vs original)", "Saves", ""];
+  return scroller(`Candidates for ${l.name}`, h("table", { class: "candidates" },
+    h("caption", {}, `Candidates measured for ${l.name}`),
+    h("thead", {}, h("tr", {}, head.map((x, i) => h("th", { scope: "col", class: i > 0 && i < 6 ? "num" : null }, x)))),
+    h("tbody", {}, rows)));
+}
+
+function layerDetails(l, row) {
+  const chosen = l.decision !== "keep";
+  const precision = row && row.precision && row.precision !== "float" ? ` · ${row.precision}` : "";
+  const head = chosen ? `${candidateText(l.decision)}: ${fmt.ms(l.ms)} of ${fmt.ms(l.orig_ms)}` : `kept (${fmt.ms(l.orig_ms)})`;
+  return h("details", { class: `auto-layer ${chosen ? "rewritten" : "kept"}`, open: chosen, "data-layer": l.name,
+    "data-decision": l.decision },
+  h("summary", {}, h("code", {}, l.name), " — ", h("span", { class: chosen ? "ok" : "muted" }, head), precision,
+    h("span", { class: "muted" }, ` · ${(l.candidates || []).length} candidates, ${l.time_saving_candidates ?? 0} save time`)),
+  h("p", { class: "why" }, layerWhy(l, row)), candidateTable(l));
+}
+
+/** Auto mode per layer: every candidate it measured (method, rank, layer error, milliseconds against
+ * the original's), the one it chose, and why; then the layers it never tried. */
+function autoLayers(report) {
+  const decided = report.auto.layers || [];
+  const rows = new Map((report.layers || []).map((r) => [r.name, r]));
+  const tried = new Set(decided.map((l) => l.name));
+  const untried = (report.layers || []).filter((r) => !tried.has(r.name));
+  const all = (open) => () => {
+    for (const d of document.querySelectorAll("#auto-layers details.auto-layer")) d.open = open;
+  };
+  return h("section", { id: "auto-layers", "aria-labelledby": "auto-layers-title" },
+    h("h4", { id: "auto-layers-title" }, "Per layer: the candidates tried"),
+    decided.length ? h("div", { class: "actions" }, h("button", { type: "button", class: "small", onclick: all(true) }, "Open all"),
+      h("button", { type: "button", class: "small", onclick: all(false) }, "Close all")) : null,
+    decided.map((l) => layerDetails(l, rows.get(l.name))),
+    untried.length ? h("p", { class: "muted", id: "auto-untried" }, "Not tried: ",
+      untried.map((r, i) => [i ? "; " : "", h("code", {}, r.name), `: ${r.reason || r.status}`])) : null);
 }
 
 function precisionPart(p, totals) {
@@ -124,14 +196,34 @@ function precisionPart(p, totals) {
       cal.method ? stat("Calibration", cal.method, cal.samples ? `on ${cal.samples} samples, chosen on held-out data` : null) : null,
       stat("Layers kept float", String(floats.length), floats.length ? "their int8 error broke the budget" : null)),
     p.reason ? h("p", { class: "muted", id: "precision-reason" }, `Kept float: ${p.reason}`) : null,
+    floats.length ? fallbackTable(floats) : null,
+    (p.starts || []).length ? startsTable(p.starts) : null,
     (p.notes || []).length ? h("ul", {}, p.notes.map((n) => h("li", {}, n))) : null);
+}
+
+/** Precision auto's fallbacks: the nodes kept float, most sensitive first, with their sensitivity. */
+function fallbackTable(floats) {
+  const sorted = [...floats].sort((a, b) => (b.sensitivity ?? 0) - (a.sensitivity ?? 0));
+  return h("div", { id: "precision-fallbacks" }, scroller("Kept float", simpleTable({
+    caption: "Kept float: alone in int8, each moved the outputs this much (most sensitive first)",
+    head: ["Node", "Sensitivity (output error, it alone in int8)", "Why"], numeric: [1],
+    rows: sorted.map((f) => [h("code", {}, f.node), fmt.num(f.sensitivity), f.reason || ""]) })));
+}
+
+/** Auto mode with precision auto: the float models int8 was tried on, and how each did. */
+function startsTable(starts) {
+  return scroller("int8 starts", simpleTable({
+    caption: "int8 tried on these steps of auto mode's path (0: the original)",
+    head: ["Step", "Nodes in int8", "Kept float", "Held-out error", "Latency vs the original"], numeric: [0, 1, 2, 3, 4],
+    rows: starts.map((st) => [String(st.step), String(st.int8_nodes ?? 0), st.float_nodes === null ? "—" : String(st.float_nodes),
+      fmt.num((st.held_out || {}).max_error), fmt.ratio(st.timed_ratio)]) }));
 }
 
 export function conversionResult(job, ctx) {
   const report = job.result.report;
   return h("section", { "aria-labelledby": "result-title", class: "result" },
     h("h2", { id: "result-title" }, "Result"), verdictPart(job.result.verdict), totals(report), downloads(job, ctx),
-    report.auto ? autoPart(report.auto) : null,
+    report.auto ? autoPart(report) : null,
     report.precision ? precisionPart(report.precision, report.totals) : null,
     h("h3", {}, "Verification"), verification(report),
     h("h3", {}, "Per-layer decisions"), decisions(report));
