@@ -35,9 +35,11 @@ def _substeps(page, timeout: float = 120) -> list[str]:
     """The sub-steps the job page showed while the job ran, until it finished (a screenshot of the
     page, laptop and phone, the first time one is a layer's)."""
     seen: list[str] = []
+    page.etas = set()
     until = time.monotonic() + scaled(timeout)
     while time.monotonic() < until:
         state = page.locator("#job-state").inner_text()
+        page.etas.add(page.locator("#job-eta").inner_text())
         sub = page.locator("#job-substep")
         text = sub.inner_text() if sub.count() else ""
         if text and (not seen or seen[-1] != text):
@@ -72,7 +74,7 @@ def check_chart_fills_its_card(page, width: int) -> None:
     assert box["svg"] >= box["fig"] - 24, box  # fills the card, not capped or left-aligned in it
     assert 11 <= box["text"] <= 18, box  # 12 px text, whatever the chart's width
     assert box["ticks"] > 2, box
-    titles = page.locator("svg.tradeoff text.axis-title").all_inner_texts()
+    titles = page.locator("svg.tradeoff text.axis-title").all_text_contents()
     assert any(t.startswith("latency ratio of the original") for t in titles), titles
 
 
@@ -116,6 +118,8 @@ def test_a_running_job_reads_its_sub_step_and_time_and_its_chart_fits(tab, serve
     assert any(re.fullmatch(r"layer \d of 4 \(/conv\d/Conv\)", t) for t in seen), seen
     assert any(t.startswith("step ") or t.startswith("scoring step") for t in seen), seen
     assert page.locator("#job-elapsed").inner_text().startswith("Elapsed: ")
+    assert " · estimating…" in page.etas and any(re.fullmatch(r" · about \d+ (s|min) left", e) for e in page.etas), \
+        page.etas
     page.locator("svg.tradeoff .chosen").wait_for()
     with server.client() as client:
         done = client.get(f"/v1/jobs/{job['id']}").json()
@@ -264,7 +268,8 @@ def test_the_service_words_the_force_option_and_the_model_page_the_stem(tab, ser
     table = page.locator("table:has(caption:text('Per-layer decisions'))")
     table.wait_for()
     assert "force option" in table.inner_text() and "--force" not in table.inner_text()
-    assert "Energy kept" in table.locator("thead").inner_text()  # a fixed method's column stays
+    kept = any(row["energy_kept"] is not None for row in same["result"]["report"]["layers"])
+    assert ("Energy kept" in table.locator("thead").inner_text()) == kept  # a column only where it says something
     page.goto(f"/#/models/{wide}")
     page.get_by_role("heading", name=MODEL.name).wait_for()
     stat = page.locator(".stat", has_text="Convs").first.inner_text()

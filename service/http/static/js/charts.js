@@ -35,7 +35,8 @@ function figure(title, draw, legend, note) {
     svgEl = drawn.svg;
   };
   paint(FIRST_WIDTH);
-  fig.append(caption, note ? h("p", { class: "chart-note" }, note) : null);
+  fig.append(caption);
+  if (note) fig.append(h("p", { class: "chart-note" }, note));
   if (typeof ResizeObserver !== "undefined") {
     // drawn on the next frame: a redraw inside the observer's callback would be a resize loop
     new ResizeObserver((entries) => {
@@ -201,10 +202,10 @@ export function tradeoff(auto) {
     box.sx = linScale(xLo, Math.max(1.05, ...lats), box.x0, box.x1);
     box.sy = logScale(lo, hi, box.y1, box.y0);
     const svgEl = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "tradeoff" });
-    const xt = niceTicks(xLo, 1, Math.max(3, Math.min(10, Math.floor((box.x1 - box.x0) / 60))));
+    const xt = niceTicks(xLo, 1, Math.max(3, Math.min(10, Math.floor((box.x1 - box.x0) / 50))));
     axes(svgEl, box, { ticks: xt.ticks.filter((t) => t <= 1.05), label: (t) => t.toFixed(xt.digits) },
       { ticks: logTicks(lo, hi, (box.y1 - box.y0) / 22), label: (t) => String(t) },
-      "latency ratio of the original (1 = as fast as the original)", "output error (log scale)");
+      `latency ratio of the original${width >= 560 ? " (1 = as fast as the original)" : ""}`, "output error (log scale)");
     if (budget) {
       svgEl.append(s("line", { x1: box.x0, y1: box.sy(budget), x2: box.x1, y2: box.sy(budget), class: "budget" }),
         s("text", { x: box.x1 - 4, y: box.sy(budget) - 5, "text-anchor": "end", class: "budget-label" }, `budget ${budget}`));

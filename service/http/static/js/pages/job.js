@@ -61,7 +61,7 @@ function progressPart() {
       const [phase, sub] = stageParts(p.stage || job.state);
       clear(stage).append(...(failed
         ? [e.kind === "cancelled" ? "cancelled" : `failed: ${shortText(e.message || "the job failed", 110)}`]
-        : ["Stage: ", h("strong", {}, phase), sub ? h("span", { id: "job-substep" }, ` · ${sub}`) : ""]));
+        : ["Stage: ", h("strong", {}, phase), sub ? " · " : "", sub ? h("span", { id: "job-substep" }, sub) : ""]));
       stage.className = failed ? "error-text" : "";
       pct.textContent = failed ? "" : fmt.pct(fraction, 0);
       bar.hidden = failed;
