@@ -162,6 +162,8 @@ export function fillFrom(form, model, job) {
   form.elements.dataset_id.value = ds && [...form.elements.dataset_id.options].some((x) => x.value === ds) ? ds : "";
   form.elements.verify.checked = o.verify !== false;
   form.elements.force.checked = Boolean(o.force);
+  const more = form.querySelector("details");
+  if (more && ["max_samples", "seed", "threads"].some((k) => form.elements[k].value)) more.open = true;
   syncMethod(form);
 }
 
@@ -249,7 +251,7 @@ export function convertForm(model, datasets) {
     if (!job) return;
     fillFrom(form, model, job);
     form.prepend(h("p", { class: "retry-note", id: "retry-note" }, "The options of ",
-      h("a", { href: `#/jobs/${job.id}` }, `job ${job.id}`), ", which failed: change what caused it, then convert again."));
+      h("a", { href: `#/jobs/${job.id}` }, job.id), ", which failed: change what caused it, then convert again."));
     form.scrollIntoView({ block: "start" });
   });
   return form;
