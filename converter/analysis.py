@@ -37,6 +37,7 @@ def inspect_model(model: onnx.ModelProto, input_shapes: dict[str, list[int]] | N
             "batchnorm_after": layer.batchnorm is not None,
             "macs": layer.macs, "params": layer.params,
             "eligible": [n for n, r in reasons.items() if r is None],
+            "stem": layer.stem,  # auto mode keeps it by default
             "reasons": {n: r for n, r in reasons.items() if r is not None},
         })
     known = [r["macs"] for r in rows if r["macs"] is not None]
@@ -45,6 +46,7 @@ def inspect_model(model: onnx.ModelProto, input_shapes: dict[str, list[int]] | N
         "inputs": [_io(v) for v in graph_inputs(model)],
         "outputs": [_io(v) for v in model.graph.output],
         "convs": len(rows), "eligible_convs": sum(1 for r in rows if r["eligible"]),
+        "eligible_stems": sum(1 for r in rows if r["eligible"] and r["stem"]),
         "conv_macs": sum(known), "eligible_conv_macs": sum(r["macs"] or 0 for r in rows if r["eligible"]),
         "convs_with_unknown_macs": len(rows) - len(known),
         "params": count_params(model), "layers": rows,

@@ -18,6 +18,9 @@ from .graph import ModelGraph, NodeRef
 from .macs import conv_macs, conv_params
 from .shapes import Shape
 
+#: A Conv reading at most this many channels is a stem: auto mode keeps it (a rewrite wastes most of its saving).
+STEM_CHANNELS = 4
+
 
 @dataclass
 class ConvLayer:
@@ -76,6 +79,11 @@ class ConvLayer:
     @property
     def cin(self) -> int:
         return self.cin_per_group * self.group
+
+    @property
+    def stem(self) -> bool:
+        """A stem layer: so few input channels (at most STEM_CHANNELS) that auto mode keeps it by default."""
+        return self.cin <= STEM_CHANNELS
 
     @property
     def spatial_in(self) -> tuple[int, ...] | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from math import prod
 
 import onnx
@@ -13,14 +12,15 @@ from .errors import SepconvError
 from .methods import METHODS
 from .options import NONE, ConvertOptions
 from .plan import Decision, apply, decide
+from .progress import Steps, sub_step
 from .report import layer_row
 from .version import __version__
 
 
 def convert_model(model: onnx.ModelProto, options: ConvertOptions,
-                  layer_done: Callable[[int, int], None] | None = None) -> list[dict]:
+                  layer_done: Steps | None = None) -> list[dict]:
     """Rewrite the model in place with ``options.method``; return one report row per Conv.
-    ``layer_done(done, total)`` hears each finished layer."""
+    ``layer_done(done, total, stage)`` hears each layer begin."""
     policy = options.validate()
     mg, layers = analyse(model, options.input_shapes, load_weights=False)
     if not layers:
@@ -32,13 +32,13 @@ def convert_model(model: onnx.ModelProto, options: ConvertOptions,
     # largest weights first: their SVD workspace is the peak, and fewer new factors are held by then
     for done, i in enumerate(sorted(range(len(layers)), key=lambda k: -prod(layers[k].weight_shape)), start=1):
         layer = layers[i]
+        if layer_done is not None:
+            layer_done(done - 1, len(layers), sub_step("converting", "layer", done, len(layers), layer.name))
         dec = decide(layer, method, policy, options, mg)
         new_nodes = apply(mg, dec) if dec.rewritten else []
         rows[i] = layer_row(dec, new_nodes)
         dec.fact = None
         layer.release()  # the factors are in the graph now
-        if layer_done is not None:
-            layer_done(done, len(layers))
     mg.commit()
     stamp(model, options)
     return rows

@@ -1,7 +1,8 @@
 """Every failure answers JSON with a clear message and the right status, never a traceback.
 
-Body: ``{"error": <code>, "message": <one line>, "status": <int>}`` (plus ``details`` for
-request-validation errors), so a curl user reads the message and a client switches on the code.
+Body: ``{"error": <code>, "message": <one line>, "status": <int>}`` (plus ``details``, the
+fields at fault, for request-validation errors and the option checks), so a curl user reads the
+message and a client switches on the code.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ KIND_STATUS = {"invalid": 422, "no_conv": 422, "not_found": 404, "unsupported": 
 class ApiError(Exception):
     """An error the API answers on purpose."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                 details: list[dict] | None = None) -> None:
+        """``details``: as a request-validation error's, ``{"field", "message"}`` per field at fault."""
         super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers
+        self.status, self.code, self.message, self.headers, self.details = status, code, message, headers, details
 
 
 def not_found(what: str, ident: str) -> ApiError:
@@ -69,7 +72,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(body(exc.status, exc.code, exc.message), exc.status, headers=exc.headers)
+        extra = {"details": exc.details} if exc.details else {}
+        return JSONResponse(body(exc.status, exc.code, exc.message, **extra), exc.status, headers=exc.headers)
 
     @app.exception_handler(SepconvError)
     async def _sepconv(request: Request, exc: SepconvError) -> JSONResponse:

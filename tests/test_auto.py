@@ -12,6 +12,7 @@ from sepconv.converter import ConvertOptions, analyse, convert_file
 from sepconv.converter.auto import activations, allocate, fitting, pipeline
 from sepconv.converter.auto.candidates import layer_error
 from sepconv.converter.auto.refit import solve_last
+from sepconv.converter.progress import phase_of
 
 
 def _data(path, channels: int = 64, size: int = 32, n: int = 24) -> None:
@@ -235,7 +236,7 @@ def test_blas_on_one_thread_beside_the_sessions(lowrank, tmp_path):
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         assert blas_threads() == {2}
         convert_file(lowrank / "m.onnx", tmp_path / "o.onnx", _options(max_error=0.02), data=lowrank / "d.npz",
-                     progress=lambda stage, fraction: seen.setdefault(stage, set()).update(blas_threads()))
+                     progress=lambda stage, fraction: seen.setdefault(phase_of(stage), set()).update(blas_threads()))
         assert blas_threads() == {2}
     phases = [stage for stage in pipeline.AUTO_SHARES if stage != "quantizing"]  # precision float: no int8 phase
     assert {stage: seen.get(stage) for stage in phases} == {stage: {1} for stage in phases}

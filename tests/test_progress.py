@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from conftest import ROOT
 from rich.console import Console
 from sepconv.converter import ConvertOptions, convert_file
+from sepconv.converter.progress import phase_of
 
 from sepconv.cli.main import build_parser
 
@@ -24,21 +26,40 @@ def _heard(options: ConvertOptions, tmp_path: Path, **kw) -> list[tuple[str, flo
     return seen
 
 
+def _numbered(seen: list[tuple[str, float]], phase: str, what: str) -> list[tuple[int, int, str, float]]:
+    """The sub-steps of ``phase`` read back from their text: (k, n, name, fraction) of
+    'PHASE: WHAT k of n (name)'."""
+    pattern = re.compile(rf"^{re.escape(phase)}: {what} (\d+) of (\d+)(?: \((.+?)\))?")
+    return [(int(m[1]), int(m[2]), m[3] or "", f) for s, f in seen if (m := pattern.match(s))]
+
+
 def test_fixed_method_reports_each_layer(tmp_path: Path) -> None:
     seen = _heard(ConvertOptions(method="spatial"), tmp_path)
-    converting = [f for s, f in seen if s == "converting"]
-    assert len(converting) == 1 + 5  # the phase's start, then each of the five Convs
+    layers = _numbered(seen, "converting", "layer")
+    assert [(k, n) for k, n, _, _ in layers] == [(k, 5) for k in range(1, 6)]  # each of the five Convs, in turn
+    assert {name for _, _, name, _ in layers} == {f"/conv{i}/Conv" for i in range(1, 6)}
     assert [s for s, _ in seen][-3:] == ["saving", "verifying", "done"]
 
 
-def test_auto_mode_reports_its_phases(tmp_path: Path, monkeypatch) -> None:
+def test_auto_mode_reports_its_phases_and_sub_steps(tmp_path: Path, monkeypatch) -> None:
+    """A real small auto conversion: the phases in order, and within them sub-steps a person reads
+    ("fitting candidates: layer 2 of 4 (/conv3/Conv)"), counted up, at fractions that rise."""
     monkeypatch.setenv("SEPCONV_CACHE_DIR", str(tmp_path / "cache"))
     seen = _heard(ConvertOptions(method="auto", max_error=None, max_accuracy_drop=1.0, max_samples=96), tmp_path,
                   data=DATA)
-    stages = list(dict.fromkeys(s for s, _ in seen))
-    assert stages == ["loading", "fitting candidates", "timing candidates", "timing in the model", "searching",
+    phases = list(dict.fromkeys(phase_of(s) for s, _ in seen))
+    assert phases == ["loading", "fitting candidates", "timing candidates", "timing in the model", "searching",
                       "checking", "saving", "verifying", "done"]
-    assert sum(s == "fitting candidates" for s, _ in seen) == 4  # one per eligible layer (the stem is not)
+    for phase in ("fitting candidates", "timing candidates", "timing in the model"):
+        steps = _numbered(seen, phase, "layer")
+        assert [(k, n) for k, n, _, _ in steps] == [(k, 4) for k in range(1, 5)], (phase, steps)  # the stem is not
+        assert all(name.startswith("/conv") for _, _, name, _ in steps)
+        fractions = [f for *_, f in steps]
+        assert fractions == sorted(fractions) and fractions[0] < fractions[-1]
+    scored = _numbered(seen, "searching", "scoring step")
+    assert scored and all(n >= k for k, n, _, _ in scored)
+    assert any(s.startswith("searching: checking step") and "held-out" in s for s, _ in seen)
+    assert any(s.startswith("checking: step") for s, _ in seen)
 
 
 def _cli_output(tmp_path: Path, terminal: bool) -> str:

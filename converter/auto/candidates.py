@@ -30,7 +30,7 @@ def auto_ineligible(layer: ConvLayer) -> str | None:
         return "auto mode takes 2-D kernels only"
     if layer.spatial_in is None or layer.spatial_out is None:
         return "unknown shape (fix symbolic input dims with --input-shape NAME=1x3x224x224)"
-    if layer.cin <= 4:
+    if layer.stem:
         return f"stem with {layer.cin} input channels: a rewrite wastes most of its saving"
     assert layer.weight is not None
     if layer.weight.dtype != np.float32:

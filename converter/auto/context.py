@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 
 from ..layers import ConvLayer
+from ..progress import Steps, ignore_steps, sub_step
 from ..timing import median_ms
 from .allocate import LayerPlan, build_model
 
@@ -30,10 +31,11 @@ LOW = 0.25
 
 
 def measure_context(model: onnx.ModelProto, layers: list[ConvLayer], plans: list[LayerPlan], original: bytes,
-                    feed: dict, threads: int | None, layer_done: Callable[[int, int], None] | None = None,
+                    feed: dict, threads: int | None, steps: Steps = ignore_steps,
                     timer: Callable[..., list[float]] = median_ms) -> None:
     """Set each plan's ``context`` factor (plans without a time-saving candidate keep 1.0)."""
-    for done, plan in enumerate(plans, start=1):
+    for done, plan in enumerate(plans):
+        steps(done, len(plans), sub_step("timing in the model", "layer", done + 1, len(plans), plan.layer.name))
         opts = plan.options()
         if opts:
             c = max(opts, key=plan.saved_alone_ms)
@@ -45,8 +47,6 @@ def measure_context(model: onnx.ModelProto, layers: list[ConvLayer], plans: list
                                             _saved(timer, pair, feed, threads)]))
             plan.context_saved_ms = in_model
             plan.context = float(np.clip(in_model / alone, *FACTOR_RANGE)) if alone > 0 else 0.0
-        if layer_done is not None:
-            layer_done(done, len(plans))
 
 
 def _saved(timer: Callable[..., list[float]], pair: list[bytes], feed: dict, threads: int | None) -> float:

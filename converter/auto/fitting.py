@@ -8,8 +8,6 @@ ONNX Runtime (cached).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import onnx
 
@@ -17,6 +15,7 @@ from ..data import InputSet
 from ..graph import ModelGraph
 from ..layers import ConvLayer
 from ..methods import Candidate
+from ..progress import Steps, ignore_steps, sub_step
 from . import activations, candidates
 from .allocate import LayerPlan
 from .epilogue import find_epilogue
@@ -27,10 +26,6 @@ from .refit import fit
 MEASURED_PER_LAYER = 8
 #: Candidates whose own layer error exceeds this are not considered.
 MAX_LAYER_ERROR = 1.0
-
-
-def ignore_steps(done: int, total: int) -> None:
-    """The step callback when nobody listens."""
 
 
 def eligible_layers(layers: list[ConvLayer], skip) -> tuple[list[int], dict[int, str]]:
@@ -48,20 +43,22 @@ def eligible_layers(layers: list[ConvLayer], skip) -> tuple[list[int], dict[int,
 
 def fit_plans(model: onnx.ModelProto, layers: list[ConvLayer], eligible: list[int], fit: InputSet,
               positions: dict[str, activations.Positions], threads: int | None,
-              layer_done: Callable[[int, int], None] = ignore_steps) -> list[LayerPlan]:
-    """Each eligible layer's patches, outputs and refit candidates (``layer_done(done, total)`` after each)."""
+              steps: Steps = ignore_steps) -> list[LayerPlan]:
+    """Each eligible layer's patches, outputs and refit candidates (``steps`` hears each layer begin)."""
     chosen = [layers[i] for i in eligible]
+    steps(0, len(eligible), "fitting candidates: reading each layer's inputs")
     patches = activations.collect_patches(model, fit, chosen, positions, threads) if chosen else {}
     plans = []
     for i in eligible:
         layer = layers[i]
+        steps(len(plans), len(eligible), sub_step("fitting candidates", "layer", len(plans) + 1, len(eligible),
+                                                  layer.name))
         x = patches.pop(layer.name)
         y = candidates.outputs(layer, x)
         scale = float(np.linalg.norm(y - y.mean(0))) or 1.0
         plan = LayerPlan(i, layer, x, y, scale)
         plan.cands = best_per_variant(refit_all(candidates.build(layer, x, y), x, y, scale))
         plans.append(plan)
-        layer_done(len(plans), len(eligible))
     return plans
 
 
@@ -95,15 +92,16 @@ def best_per_variant(cands: list[Candidate]) -> list[Candidate]:
 
 
 def time_plans(plans: list[LayerPlan], mg: ModelGraph, batch: int, threads: int | None, cache: LatencyCache,
-               opset: int, layer_done: Callable[[int, int], None] = ignore_steps) -> None:
+               opset: int, steps: Steps = ignore_steps) -> None:
     """Time each layer's Pareto front against the layer itself, each with the layer's activation
-    (fills ``ms``, ``orig_ms``)."""
-    for done, plan in enumerate(plans, start=1):
+    (fills ``ms``, ``orig_ms``; ``steps`` hears each layer begin)."""
+    for done, plan in enumerate(plans):
         front = pareto([c for c in plan.cands if c.error <= MAX_LAYER_ERROR])
+        steps(done, len(plans), sub_step("timing candidates", "layer", done + 1, len(plans), plan.layer.name)
+              + f", {len(front)} candidate{'s' if len(front) != 1 else ''}")
         if front:
             plan.orig_ms = measure_layer(plan.layer, front, batch, threads, cache, opset,
                                          find_epilogue(mg, plan.layer))
-        layer_done(done, len(plans))
     cache.save()
 
 

@@ -26,7 +26,7 @@ from ..metrics import metric_of
 from ..modelio import opset_version
 from ..options import ConvertOptions
 from ..precision import FLOAT
-from ..progress import Phases
+from ..progress import Phases, Steps
 from ..rewrite import stamp
 from ..runtime import blas_beside_sessions
 from ..timing import median_ms, median_round
@@ -118,6 +118,7 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     measure_context(model, layers, plans, orig_bytes, feed, threads, partial(phases.step, "timing in the model"))
     t = _lap(timings, "context_s", t)
 
+    phases.step("searching", 0, stage="searching: measuring each layer's sensitivity")
     measure_sensitivities(model, layers, plans, Evaluator(orig_bytes, head(parts.fit, 8, batch), threads))
     path = greedy_path(plans)
     curve = trade_off_curve(path, before)
@@ -135,9 +136,11 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     choice, converted = models.at(found.step) if found.step else ({}, model)
     latency = {"before_ms": before, "after_ms": None, "ratio": None, "speedup": None, "interleaved": True}
     reason = _no_rewrite_reason(eligible, path, found.step, budget)
-    phases.step("checking", 0)
+    phases.step("checking", 0, stage=f"checking: step {found.step}, timed in the whole model" if reason is None
+                else "checking")
     if reason is None:
         auto["calibration"] = calibrate(models, curve, found.step, orig_bytes, feed, threads)
+        phases.step("checking", 0.5, stage=f"checking: step {found.step} against the original, interleaved")
         latency.update(_whole_latency(orig_bytes, converted.SerializeToString(), feed=feed, threads=threads))
         before, after = latency["before_ms"], latency["after_ms"]
         if not after < before * (1.0 - MIN_GAIN):
@@ -148,7 +151,7 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
     if options.precision != FLOAT:
         phases.step("quantizing", 0)
         picked = _precision(model, models, found.step, orig_bytes, parts, budget, options, metric, feed,
-                            latency["ratio"] if reason is None else None)
+                            latency["ratio"] if reason is None else None, partial(phases.step, "quantizing"))
         verdict, choice = _precision_verdict(verdict, choice, picked)
         _lap(timings, "precision_s", t)
     return _outcome(model, options, layers, plans, reasons, choice if verdict.reason is None else {}, auto,
@@ -156,11 +159,12 @@ def convert_auto(model: onnx.ModelProto, options: ConvertOptions, arrays: dict[s
 
 
 def _precision(model: onnx.ModelProto, models: PathModels, step: int, orig_bytes: bytes, parts, budget: Budget,
-               options: ConvertOptions, metric, feed: dict, float_ratio: float | None) -> Picked:
+               options: ConvertOptions, metric, feed: dict, float_ratio: float | None, steps: Steps) -> Picked:
     """int8 built on the chosen float model, on one half way along the path, and on the original."""
     starts = [Start(k, *models.at(k)) if k else Start(0, {}, model) for k in sorted({step, step // 2, 0}, reverse=True)]
     return choose(starts, orig_bytes, parts.fit, parts.held, budget, options, metric, feed,
-                  partial(_whole_latency, orig_bytes, feed=feed, threads=options.threads), float_ratio, MIN_GAIN)
+                  partial(_whole_latency, orig_bytes, feed=feed, threads=options.threads), float_ratio, MIN_GAIN,
+                  steps)
 
 
 def _precision_verdict(verdict: Verdict, choice: dict, picked: Picked) -> tuple[Verdict, dict]:

@@ -24,6 +24,7 @@ from ..data import InputSet
 from ..errors import SepconvError
 from ..options import ConvertOptions
 from ..precision import AUTO_PRECISION, FLOAT
+from ..progress import Steps, ignore_steps, sub_step
 from ..timing import median_ms
 from .precision import INT8, Quantized, every_layer, within_budget
 from .search import Budget
@@ -54,12 +55,16 @@ class Picked:
 
 
 def choose(starts: list[Start], original: bytes, fit: InputSet, held: InputSet, budget: Budget, options: ConvertOptions,
-           metric, feed: dict, check: Callable[[bytes], dict], float_ratio: float | None, min_gain: float) -> Picked:
-    """The fastest int8 model within the budget, or the float result with the reason."""
+           metric, feed: dict, check: Callable[[bytes], dict], float_ratio: float | None, min_gain: float,
+           steps: Steps = ignore_steps) -> Picked:
+    """The fastest int8 model within the budget, or the float result with the reason (``steps``
+    hears each start begin, and the check)."""
     section: dict = {"requested": options.precision, "chosen": FLOAT, "starts": [], "reason": None}
     best: tuple[float, Start, Quantized] | None = None
     calibrations: tuple[str, ...] | None = None  # the first start's held-out data picks it for all
-    for start in starts:
+    for done, start in enumerate(starts):
+        steps(done, len(starts) + 1, sub_step("quantizing", "float model", done + 1, len(starts),
+                                              f"step {start.step}" if start.step else "the original"))
         try:
             q = within_budget(start.model, original, fit, held, budget, options.threads, metric,
                               fallback=options.precision == AUTO_PRECISION, calibrations=calibrations)
@@ -82,6 +87,7 @@ def choose(starts: list[Start], original: bytes, fit: InputSet, held: InputSet, 
         section["reason"] = f"no layer could run in int8 within the budget ({budget.describe()}) on the held-out data"
         return Picked(None, None, None, section)
     _, start, q = best
+    steps(len(starts), len(starts) + 1, "quantizing: timing the fastest int8 model against the original")
     latency = check(q.model.SerializeToString())
     bar = (1.0 - min_gain) if float_ratio is None else min(1.0 - min_gain, float_ratio)
     section.update(q.section())

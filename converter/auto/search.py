@@ -23,6 +23,7 @@ import onnx
 from ..data import InputSet
 from ..layers import ConvLayer
 from ..methods import Candidate
+from ..progress import Steps
 from . import activations
 from .allocate import Evaluator, LayerPlan, Step, build_model, choice_at, largest_passing
 from .candidates import outputs
@@ -164,7 +165,7 @@ class Search:
     margin costs only the steps it has not scored."""
 
     def __init__(self, models: PathModels, curve: list[dict], fit_eval: Evaluator, held_eval: Evaluator,
-                 budget: Budget, evaluated: Callable[[int, int], None] | None = None,
+                 budget: Budget, evaluated: Steps | None = None,
                  curve_of: Callable[[list[Step]], list[dict]] | None = None) -> None:
         """``curve_of(path)``: the trade-off curve of another path (None: no step is ever dropped)."""
         self.models, self.curve, self.fit_eval, self.held_eval, self.budget = models, curve, fit_eval, held_eval, budget
@@ -173,14 +174,15 @@ class Search:
         self.expected, self.done = 3 * max(1, len(curve)).bit_length() + 4, 0
         self.fit_scores: dict[int, dict] = {}
 
-    def _tick(self) -> None:
-        self.done += 1
+    def _tick(self, stage: str) -> None:
+        """One more model scored (about ``expected`` in all); ``stage`` says which."""
         if self.evaluated is not None:
-            self.evaluated(min(self.done, self.expected - 1), self.expected)
+            self.evaluated(min(self.done, self.expected - 1), self.expected, stage)
+        self.done += 1
 
     def fit_score(self, k: int) -> dict:
         if k not in self.fit_scores:
-            self._tick()
+            self._tick(f"searching: scoring step {k} of {len(self.curve)} on the fitting data")
             score = self.fit_eval.score(self.models.at(k)[1])
             self.curve[k - 1]["fit_error"] = score["max_error"]
             self.curve[k - 1]["fit_accuracy_drop"] = score["accuracy_drop"]
@@ -227,7 +229,7 @@ class Search:
         and the first failing point."""
         hi = None
         while True:
-            self._tick()
+            self._tick(f"searching: checking step {k} of {len(self.curve)} on held-out data")
             held = self.held_eval.score(self.models.at(k)[1])
             tries.append({"step": k, "held_out_error": held["max_error"], "accuracy_drop": held["accuracy_drop"],
                           "metric": held["metric"]})
@@ -263,7 +265,7 @@ class Search:
 
 
 def search(models: PathModels, curve: list[dict], fit_eval: Evaluator, held_eval: Evaluator, budget: Budget,
-           evaluated: Callable[[int, int], None] | None = None,
+           evaluated: Steps | None = None,
            gap: Callable[[int], float] | None = None,
            curve_of: Callable[[list[Step]], list[dict]] | None = None) -> SearchResult:
     """The longest prefix meeting the budget on the fitting data, aimed by the estimated gap, past

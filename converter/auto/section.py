@@ -27,6 +27,7 @@ def layer_rows(layers: list[ConvLayer], reasons: dict[int, str], plans: list[Lay
         row = layer_row(dec, [n.name for n in em.nodes] if em is not None else [])
         assert layer.weight is not None
         row["weight_rel_error"] = weight_rel_error(c, layer.weight.astype(np.float64))
+        row["full_rank"] = full_rank(c.kind, layer)
         row["output_rel_error"] = c.error
         rows.append(row)
     return rows
@@ -77,3 +78,16 @@ def chosen_point(step: int, choice: dict, curve: list[dict], held: dict | None, 
         "calibrated_latency_ratio": calibration["calibrated"] if calibration else None,
         "measured_latency_ratio": latency["ratio"],
     }
+
+
+def full_rank(method: str, layer: ConvLayer) -> int | None:
+    """The rank at which the method's factorization of ``layer`` is exact: the smaller side of the
+    matrix it decomposes (the weight's reshapes in ``spatial_svd``, ``depthwise_svd``, ``tucker2_svd``)."""
+    cout_g, cin_g, kernel = layer.cout // layer.group, layer.cin_per_group, layer.kernel
+    if method == "spatial" and kernel:
+        return min(cin_g * kernel[0], cout_g * int(np.prod(kernel[1:])))
+    if method == "depthwise":
+        return min(cout_g, int(np.prod(kernel)))
+    if method == "tucker2":
+        return min(layer.cout, layer.cin)
+    return None

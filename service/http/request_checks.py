@@ -25,7 +25,7 @@ async def check_conversion(artifacts: Artifacts, model: dict, body: ConversionRe
     try:
         ConvertOptions(**options).validate(has_data=body.dataset_id is not None)
     except OptionError as exc:
-        raise ApiError(422, "invalid", exc.render(exc.field, FIELD_KEY)) from None
+        raise ApiError(422, "invalid", exc.render(exc.field, FIELD_KEY), details=field_at_fault(exc)) from None
     analysis = model["analysis"]
     if analysis.get("convs", 0) == 0:
         raise ApiError(422, "no_conv", f"model {model['id']} has no Conv node to convert")
@@ -33,9 +33,21 @@ async def check_conversion(artifacts: Artifacts, model: dict, body: ConversionRe
     check_input_shapes(model, body.input_shapes)
     refs = [model["id"]]
     if body.dataset_id:
-        await check_dataset(artifacts, model, body.dataset_id, body.input_shapes)
+        try:
+            await check_dataset(artifacts, model, body.dataset_id, body.input_shapes)
+        except ApiError as exc:  # the shapes given, where there are any, else the dataset, is what does not fit
+            if exc.status == 422 and not exc.details:
+                fields = [f"input_shapes.{n}" for n in body.input_shapes] or ["dataset_id"]
+                exc.details = [{"field": f, "message": exc.message} for f in fields]
+            raise
         refs.append(body.dataset_id)
     return refs
+
+
+def field_at_fault(exc: OptionError) -> list[dict]:
+    """An option error's field as a request-validation error names it (``input_shapes.x`` for a dict's entry)."""
+    field = exc.field if exc.key is None else f"{exc.field}.{exc.key}"
+    return [{"field": field, "message": exc.detail}]
 
 
 async def check_benchmark(artifacts: Artifacts, body: BenchmarkRequest) -> list[str]:
@@ -66,7 +78,8 @@ def check_input_names(analysis: dict, shapes: dict[str, list[int]]) -> None:
     unknown = [n for n in shapes if n not in names]
     if unknown:
         raise ApiError(422, "invalid", f"input_shapes names {', '.join(map(repr, unknown))}, which the model "
-                                       f"does not take (inputs: {', '.join(names) or 'none'})")
+                                       f"does not take (inputs: {', '.join(names) or 'none'})",
+                       details=[{"field": "input_shapes", "message": f"the model takes no input {unknown[0]!r}"}])
 
 
 def _inputs_only(analysis: dict) -> onnx.ModelProto:
@@ -88,7 +101,8 @@ def check_input_shapes(model: dict, shapes: dict[str, list[int]]) -> None:
         try:
             input_shapes(_inputs_only(model["analysis"]), shapes)
         except OptionError as exc:
-            raise ApiError(422, "invalid", f"model {model['id']}: {exc.render(exc.field, FIELD_KEY)}") from None
+            raise ApiError(422, "invalid", f"model {model['id']}: {exc.render(exc.field, FIELD_KEY)}",
+                           details=field_at_fault(exc)) from None
     check_sample_sizes(model, shapes)
 
 

@@ -222,6 +222,7 @@ class ErrorOut(BaseModel):
     error: str
     message: str
     status: int
+    details: list[dict[str, str]] | None = Field(None, description="the fields at fault, each with its message")
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -32,6 +32,7 @@ from sepconv.converter import benchmark as run_benchmark
 from ..storage.blob_store import sha256_file
 from .proto_text import first_non_text
 from .verdict import conversion_verdict
+from .wording import reword_report
 
 Progress = Callable[[str, float | None], None]
 
@@ -106,6 +107,7 @@ def convert(payload: dict, progress: Progress) -> dict:
             _renamed(Path(payload["data"]) if payload.get("data") else None, payload.get("data_name")):
         report = convert_file(payload["source"], output, options, data=payload.get("data"),
                               progress=lambda stage, fraction: progress(stage, 0.9 * fraction))
+    reword_report(report)
     verdict = conversion_verdict(report, payload["options"])
     if not verdict["stored"]:  # the output is the original again: no copy of it is stored or offered
         output.unlink(missing_ok=True)

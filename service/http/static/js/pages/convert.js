@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { h } from "../dom.js";
-import { checkbox, clearErrors, field, num, select, showApiError, text } from "../form.js";
+import { checkbox, clearErrors, field, num, select, showApiError, showErrors, text } from "../form.js";
 import { dropzone } from "../upload.js";
 
 const POLICIES = [
@@ -103,6 +103,88 @@ function shapeValue(raw) {
   return dims.every(Number.isInteger) ? dims : t;
 }
 
+const dimsText = (dims) => `[${dims.map((d) => (typeof d === "number" ? d : "?")).join(", ")}]`;
+
+/** What is wrong with a shape typed for `input` (null: nothing): its numbers, its rank and fixed
+ * dims against the model's, and each sample's dims against the dataset's array of that name. */
+export function shapeProblem(dims, input, dataset) {
+  const name = `Shape of input '${input.name}'`;
+  if (typeof dims === "string" || dims.some((d) => d < 1)) {
+    return `${name} must be whole numbers above 0 separated by commas, like 1, 3, 224, 224`;
+  }
+  if (input.shape && dims.length !== input.shape.length) {
+    return `${name} has ${dims.length} dims, but the model's input has ${input.shape.length}: ${dimsText(input.shape)}`;
+  }
+  const fixed = (input.shape || []).findIndex((d, k) => typeof d === "number" && d !== dims[k]);
+  if (fixed >= 0) {
+    return `${name} does not fit the model: dim ${fixed} is fixed to ${input.shape[fixed]} there `
+      + `(the model takes ${dimsText(input.shape)})`;
+  }
+  const array = dataset && (dataset.arrays || []).find((a) => a.name === input.name);
+  if (array && (array.shape.length !== dims.length || array.shape.some((d, k) => k > 0 && d !== dims[k]))) {
+    return `${name} does not fit the dataset ${dataset.name}: its '${input.name}' is ${dimsText(array.shape)}, `
+      + `so each sample is ${array.shape.slice(1).join("×") || "a scalar"}`;
+  }
+  return null;
+}
+
+/** Problems the page can see before asking the service: shapes that fit neither the model nor the data. */
+function localErrors(form, model, datasets) {
+  const dataset = datasets.find((d) => d.id === form.elements.dataset_id.value);
+  return symbolicInputs(model).flatMap((i) => {
+    const dims = shapeValue(form.elements[`shape-${i.name}`].value);
+    const problem = dims === undefined ? null : shapeProblem(dims, i, dataset);
+    return problem ? [{ key: `input_shapes:${i.name}`, message: problem }] : [];
+  });
+}
+
+/** Fill the form with a job's options (edit and retry, convert again): what the reader sent, not
+ * the defaults, so the defaults keep their placeholders. */
+export function fillForm(form, o, datasetId) {
+  const set = (name, value) => {
+    const el = form.elements[name];
+    if (el && value !== null && value !== undefined) el.value = String(value);
+  };
+  set("method", o.method);
+  set("precision", o.precision);
+  const budgeted = o.method === "auto" || o.precision === "auto";
+  if (budgeted && !(o.max_error === 0.01 && o.max_accuracy_drop === null)) set("max_error", o.max_error);
+  if (budgeted) set("max_accuracy_drop", o.max_accuracy_drop);
+  const policy = ["rank", "energy", "ratio"].find((k) => o[k] !== null && o[k] !== undefined);
+  set("policy", policy || "");
+  if (policy) set("policy_value", o[policy]);
+  set("include", o.include);
+  set("exclude", o.exclude);
+  if (o.max_samples !== 1024) set("max_samples", o.max_samples);
+  if (o.seed !== 0) set("seed", o.seed);
+  set("threads", o.threads);
+  for (const [name, dims] of Object.entries(o.input_shapes || {})) set(`shape-${name}`, dims.join(", "));
+  const sel = form.elements.dataset_id;
+  sel.value = datasetId && [...sel.options].some((x) => x.value === datasetId) ? datasetId : "";
+  form.elements.verify.checked = o.verify !== false;
+  form.elements.force.checked = Boolean(o.force);
+  const more = form.querySelector("details");
+  if (more && ["max_samples", "seed", "threads"].some((k) => form.elements[k].value)) more.open = true;
+  syncMethod(form);
+}
+
+/** A job's options in the form (edit and retry). */
+export function fillFrom(form, model, job) {
+  fillForm(form, (job.params || {}).options || {}, (job.params || {}).dataset_id);
+}
+
+/** The job named by `?retry=ID` in the page's address, if it converted this model. */
+async function retryOf(model) {
+  const id = new URLSearchParams(location.hash.split("?")[1] || "").get("retry");
+  if (!id) return null;
+  try {
+    const job = await api("GET", `/v1/jobs/${encodeURIComponent(id)}`);
+    return job.kind === "conversion" && (job.params || {}).model_id === model.id ? job : null;
+  } catch {
+    return null;  // gone: the form keeps its defaults
+  }
+}
+
 /** The request body from the form; only what the reader filled in. */
 export function requestBody(form, model) {
   const v = (name) => form.elements[name].value;
@@ -142,29 +224,6 @@ function syncMethod(form) {
   form.elements.policy_value.disabled = !policy;
 }
 
-/** Fill the form in with a conversion's options and dataset ("convert again with these settings"). */
-export function fillForm(form, options, datasetId) {
-  const set = (name, value) => {
-    if (form.elements[name] && value !== null && value !== undefined) form.elements[name].value = String(value);
-  };
-  set("method", options.method);
-  set("precision", options.precision);
-  const policy = ["rank", "energy", "ratio"].find((k) => options[k] !== null && options[k] !== undefined);
-  set("policy", policy || "");
-  if (policy) set("policy_value", options[policy]);
-  if (options.method === "auto" || options.precision === "auto") {
-    set("max_error", options.max_error);
-    set("max_accuracy_drop", options.max_accuracy_drop);
-  }
-  for (const name of ["include", "exclude", "max_samples", "seed", "threads"]) set(name, options[name]);
-  form.elements.verify.checked = options.verify !== false;
-  form.elements.force.checked = Boolean(options.force);
-  for (const [name, dims] of Object.entries(options.input_shapes || {})) set(`shape-${name}`, dims.join(", "));
-  const sel = form.elements.dataset_id;
-  if (!datasetId) sel.value = "";
-  else if ([...sel.options].some((o) => o.value === datasetId)) sel.value = datasetId;
-  syncMethod(form);
-}
 
 /** The form; ``preset`` ({options, dataset_id}) fills it in with an earlier conversion's settings. */
 export function convertForm(model, datasets, preset) {
@@ -178,6 +237,11 @@ export function convertForm(model, datasets, preset) {
     e.preventDefault();
     clearErrors(form);
     formError.hidden = true;
+    const local = localErrors(form, model, datasets);
+    if (local.length) {
+      showErrors(form, local, local[0].message, formError);
+      return;
+    }
     submit.disabled = true;
     submit.textContent = "Checking…";
     try {
@@ -192,5 +256,12 @@ export function convertForm(model, datasets, preset) {
   });
   syncMethod(form);
   if (preset) fillForm(form, preset.options || {}, preset.dataset_id);
+  retryOf(model).then((job) => {
+    if (!job) return;
+    fillFrom(form, model, job);
+    form.prepend(h("p", { class: "retry-note", id: "retry-note" }, "The options of ",
+      h("a", { href: `#/jobs/${job.id}` }, job.id), ", which failed: change what caused it, then convert again."));
+    form.scrollIntoView({ block: "start" });
+  });
   return form;
 }

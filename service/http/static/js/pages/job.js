@@ -16,14 +16,37 @@ function elapsed(job) {
   return Math.max(end - start, 0);
 }
 
+/** Seconds as a person estimates them: "about 40 s", "about 3 min". */
+function roughly(sec) {
+  if (sec < 10) return "a few seconds";
+  if (sec < 60) return `about ${Math.round(sec / 5) * 5} s`;
+  if (sec < 3600) return `about ${Math.round(sec / 60)} min`;
+  return `about ${(sec / 3600).toFixed(1)} h`;
+}
+
+/** Time left from the fraction done and the time it took: "estimating…" until there is enough of both. */
+export function timeLeft(fraction, elapsedS) {
+  if (!(fraction >= 0.05) || elapsedS < 3) return "estimating…";
+  if (fraction >= 1) return "";
+  return `${roughly((elapsedS * (1 - fraction)) / fraction)} left`;
+}
+
+/** "fitting candidates: layer 3 of 7 (conv2_1)" as the phase and, apart, what is under way in it. */
+function stageParts(text) {
+  const at = text.indexOf(": ");
+  return at < 0 ? [text, ""] : [text.slice(0, at), text.slice(at + 2)];
+}
+
 function progressPart() {
   const bar = h("progress", { id: "job-progress", max: "1", value: "0", "aria-labelledby": "job-stage" });
   const stage = h("span", { id: "job-stage" }, "…");
   const pct = h("span", { class: "pct" });
-  const time = h("span", { class: "muted", id: "job-elapsed" });
+  const time = h("span", { id: "job-elapsed" });
+  const left = h("span", { id: "job-eta" });
   const state = h("span", { class: "badge", id: "job-state" });
   const judged = h("span", { id: "job-verdict" });
-  const el = h("div", { class: "card progress-card" }, h("div", { class: "progress-line" }, state, judged, stage, pct), bar, time);
+  const el = h("div", { class: "card progress-card" }, h("div", { class: "progress-line" }, state, judged, stage, pct), bar,
+    h("p", { class: "muted job-times" }, time, left));
   return {
     el,
     update(job) {
@@ -35,14 +58,18 @@ function progressPart() {
       state.className = `badge ${job.state}`;
       const failed = job.state === "failed";
       const e = job.error || {};
-      stage.textContent = failed ? (e.kind === "cancelled" ? "cancelled" : `failed: ${shortText(e.message || "the job failed", 110)}`)
-        : `Stage: ${p.stage || job.state}`;
+      const [phase, sub] = stageParts(p.stage || job.state);
+      clear(stage).append(...(failed
+        ? [e.kind === "cancelled" ? "cancelled" : `failed: ${shortText(e.message || "the job failed", 110)}`]
+        : ["Stage: ", h("strong", {}, phase), sub ? " · " : "", sub ? h("span", { id: "job-substep" }, sub) : ""]));
       stage.className = failed ? "error-text" : "";
       pct.textContent = failed ? "" : fmt.pct(fraction, 0);
       bar.hidden = failed;
       const verdict = job.state === "succeeded" && job.result ? job.result.verdict : null;
       clear(judged).append(verdictBadge(verdict) || "");
-      time.textContent = `Elapsed: ${fmt.duration(elapsed(job))}${job.state === "queued" ? " (waiting for a worker)" : ""}`;
+      const took = elapsed(job);
+      time.textContent = job.state === "queued" ? "Waiting for a worker" : `Elapsed: ${fmt.duration(took)}`;
+      left.textContent = job.state === "running" ? ` · ${timeLeft(fraction, took) || "finishing"}` : "";
     },
   };
 }
@@ -65,8 +92,12 @@ function describe(job, names) {
 function outcome(job, ctx, names) {
   if (job.state === "failed") {
     const e = job.error || {};
+    const p = job.params || {};
+    const retry = job.kind === "conversion" && p.model_id
+      ? h("p", {}, h("a", { class: "button", id: "edit-retry", href: `#/models/${p.model_id}?retry=${job.id}` },
+        "Edit and retry"), " ", h("span", { class: "muted" }, "opens the form with this job's options")) : null;
     return h("div", { class: "card error-card", role: "alert" }, h("h2", {}, e.kind === "cancelled" ? "Cancelled" : "Failed"),
-      h("p", { text: e.message || "the job failed" }));
+      h("p", { text: e.message || "the job failed" }), retry);
   }
   if (job.state !== "succeeded" || !job.result) return null;
   return job.kind === "conversion" ? conversionResult(job, ctx) : benchmarkResult(job, names.models, names.datasets);

@@ -24,7 +24,7 @@ function progressText(job) {
   }
   if (job.state === "succeeded") return fmt.duration(job.timings.run_s);
   const p = job.progress || {};
-  return `${p.stage || job.state} ${fmt.pct(p.fraction || 0, 0)}`;
+  return `${shortText(p.stage || job.state, 60)} ${fmt.pct(p.fraction || 0, 0)}`;  // the sub-step is the job page's
 }
 
 function stateCell(job) {

@@ -52,7 +52,8 @@ function summary(m) {
   return h("div", {},
     h("div", { class: "stats" },
       stat("File size", fmt.bytes(m.size)), stat("Opset", String(m.opset ?? "—")),
-      stat("Convs", String(a.convs ?? "—"), `${a.eligible_convs ?? 0} eligible`),
+      stat("Convs", String(a.convs ?? "—"), `${a.eligible_convs ?? 0} eligible`
+        + (a.eligible_stems ? `, ${a.eligible_stems} kept as the stem by auto mode` : "")),
       stat("Multiplications (Convs)", fmt.macs(a.conv_macs), `${fmt.int(a.conv_macs)} per sample`),
       stat("Parameters", fmt.int(a.params))),
     h("dl", { class: "meta" }, h("dt", {}, "Inputs"), h("dd", {}, io(m.inputs)),

@@ -68,19 +68,32 @@ function decisions(report) {
   // a layer that is fine), so auto results show each layer's output error on the data instead
   const auto = Boolean(report.auto);
   const fallbacks = new Map(((report.precision || {}).float_nodes || []).map((f) => [f.node, f.reason]));
-  const rows = (report.layers || []).map((l) => [
+  const layers = report.layers || [];
+  const energy = layers.some((l) => l.energy_kept !== null && l.energy_kept !== undefined);  // none in auto mode
+  const rows = layers.map((l) => [
     h("code", {}, l.name), h("span", { class: l.status === "rewritten" ? "ok" : "muted" }, l.status),
-    l.method ? `${l.method}${l.rank ? ` r${l.rank}${l.full_rank ? `/${l.full_rank}` : ""}` : ""}` : "—",
+    l.method ? `${l.method}${l.rank ? ` r${l.rank}${l.full_rank ? ` of ${l.full_rank}` : ""}` : ""}` : "—",
     `${fmt.macs(l.macs_before)} → ${fmt.macs(l.macs_after)}`,
     `${fmt.int(l.params_before)} → ${fmt.int(l.params_after)}`,
     fmt.num(auto ? l.output_rel_error : l.weight_rel_error),
-    l.energy_kept === null || l.energy_kept === undefined ? "—" : fmt.pct(l.energy_kept, 2),
+    ...(energy ? [l.energy_kept === null || l.energy_kept === undefined ? "—" : fmt.pct(l.energy_kept, 2)] : []),
     l.precision || "float",
     [l.reason || "", fallbacks.get(l.name) ? ` ${fallbacks.get(l.name)}` : ""]]);
   return scroller("Per-layer decisions", simpleTable({ caption: "Per-layer decisions",
-    head: ["Layer", "Status", "Method, rank", "Multiplications", "Parameters", auto ? "Output error" : "Weight error",
-      "Energy kept", "Precision", "Why"],
-    rows, numeric: [3, 4, 5, 6] }));
+    head: ["Layer", "Status", "Method, rank (of the full rank)", "Multiplications", "Parameters",
+      auto ? "Output error" : "Weight error", ...(energy ? ["Energy kept"] : []), "Precision", "Why"],
+    rows, numeric: energy ? [3, 4, 5, 6] : [3, 4, 5] }));
+}
+
+/** What the verification ran on; in auto mode, why that is fewer samples than the dataset holds. */
+function verifiedOn(v, auto) {
+  const split = (auto || {}).split || {};
+  if (v.inputs !== "data") return `On ${v.samples} random inputs.`;
+  if (auto && split.fit && split.held_out === v.samples) {
+    return `On ${v.samples} held-out samples of ${split.fit + split.held_out}; the other ${split.fit} fitted the layers, `
+      + "so they would flatter the result.";
+  }
+  return `On ${v.samples} samples of the dataset.`;
 }
 
 function verification(report) {
@@ -91,7 +104,7 @@ function verification(report) {
     String(o.nonfinite_values ?? 0)]);
   const acc = v.accuracy;
   return h("div", { id: "verification" },
-    h("p", {}, `On ${v.samples} ${v.inputs === "data" ? "samples of the dataset" : "random inputs"}.`),
+    h("p", { id: "verified-on" }, verifiedOn(v, report.auto)),
     acc ? h("div", { class: "stats" }, stat("Accuracy before", fmt.pct(acc.before, 2)), stat("Accuracy after", fmt.pct(acc.after, 2)),
       stat("Drop", `${Number(acc.drop_points).toFixed(2)} points`)) : null,
     scroller("Errors per output", simpleTable({ caption: "Errors per output",
@@ -226,7 +239,7 @@ export function conversionResult(job, ctx) {
     report.auto ? autoPart(report) : null,
     report.precision ? precisionPart(report.precision, report.totals) : null,
     h("h3", {}, "Verification"), verification(report),
-    h("h3", {}, "Per-layer decisions"), decisions(report));
+    h("h3", {}, "Layers"), decisions(report));
 }
 
 function inputsStat(r, job, datasetNames) {
