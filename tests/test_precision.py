@@ -98,6 +98,14 @@ def test_the_layer_whose_int8_breaks_the_budget_falls_back_to_float(tmp_path):
     ref = run(model, {"x": arrays["x"][:1]})[0]
     got = run(q.model, {"x": arrays["x"][:1]})[0]
     assert np.linalg.norm(got - ref) / np.linalg.norm(ref) < 0.05
+    # a later start reuses the sensitivities measured on earlier ones, by node name: handed them
+    # reversed, the bisection keeps conv_a float first, and only both float (no int8) meets the budget
+    known = {"conv_a": 1.0, "conv_b": 0.0}
+    assert within_budget(model, model.SerializeToString(), parts.fit, parts.held, budget, threads=1,
+                         known=known) is None
+    fresh: dict[str, float] = {}
+    within_budget(model, model.SerializeToString(), parts.fit, parts.held, budget, threads=1, known=fresh)
+    assert fresh == pytest.approx(q.sensitivity)  # what this start measured, for the next
 
 
 def _conv_inside_if() -> onnx.ModelProto:

@@ -80,10 +80,13 @@ def every_layer(model: onnx.ModelProto, original: bytes, fit: InputSet, held: In
 
 def within_budget(model: onnx.ModelProto, original: bytes, fit: InputSet, held: InputSet, budget: Budget,
                   threads: int | None, metric=None, fallback: bool = True,
-                  calibrations: tuple[str, ...] | None = None) -> Quantized | None:
+                  calibrations: tuple[str, ...] | None = None, known: dict[str, float] | None = None
+                  ) -> Quantized | None:
     """int8 for as many compute nodes as the budget allows (all or none where not ``fallback``),
     on the fitting data within FIT_MARGIN and then on the held-out data; None where not even one
-    node can be int8 within it. ``calibrations``: the methods tried (default: all). Raises
+    node can be int8 within it. ``calibrations``: the methods tried (default: all). ``known``: nodes'
+    sensitivities measured on another start (of the same model), reused as the ranking for nodes of
+    the same name, and added to: the bisection and the held-out check still judge the models it builds. Raises
     SepconvError where the quantizer cannot take the model."""
     with tempfile.TemporaryDirectory(prefix="sepconv-int8-") as work:
         prep = REGISTRY[INT8].prepare(model, calibration_set(fit), work)
@@ -96,7 +99,10 @@ def within_budget(model: onnx.ModelProto, original: bytes, fit: InputSet, held: 
                              calib_samples=prep.calib.samples)
         if not fallback:
             return None
-        sens = _sensitivities(prep, calibration, nodes, Evaluator(original, fit.head(SENSITIVITY_SAMPLES), threads))
+        known = {} if known is None else known
+        probe = Evaluator(original, fit.head(SENSITIVITY_SAMPLES), threads)
+        known.update(_sensitivities(prep, calibration, [n for n in nodes if n not in known], nodes, probe))
+        sens = {n: known[n] for n in nodes}
         order = sorted(nodes, key=lambda n: -sens[n])  # most sensitive first: the first k stay float
         k = _fewest_float(len(order), lambda k: budget.met(
             fit_judge.score(prep.apply(calibration, order[:k])) if k else on_fit, FIT_MARGIN))
@@ -140,9 +146,10 @@ def _best_calibration(prep: PreparedPrecision, judge: Evaluator, usage, methods:
     return best[0], best[1], best[2], tried
 
 
-def _sensitivities(prep: PreparedPrecision, calibration: str, nodes: list[str], probe: Evaluator) -> dict[str, float]:
-    """Each node's output error with only it in int8."""
-    return {n: probe.score(prep.apply(calibration, [m for m in nodes if m != n]))["max_error"] for n in nodes}
+def _sensitivities(prep: PreparedPrecision, calibration: str, measure: list[str], nodes: list[str],
+                   probe: Evaluator) -> dict[str, float]:
+    """Each node of ``measure``'s output error with only it (of ``nodes``) in int8."""
+    return {n: probe.score(prep.apply(calibration, [m for m in nodes if m != n]))["max_error"] for n in measure}
 
 
 def _fewest_float(n: int, passes, first: int = 0) -> int | None:

@@ -3,7 +3,9 @@
 Auto mode hands this stage the float models it would consider, latest first: the one its search
 chose, one half way along its path, the original. A factorization the budget fully spent leaves
 no room for int8's error, while fewer rewrites may leave enough, so each start gets its own int8
-layers within the whole budget (``precision.within_budget``). Every int8 candidate is timed
+layers within the whole budget (``precision.within_budget``); later starts reuse the first one's
+calibration method and the node sensitivities measured so far, by node name (the ranking only: each
+start's bisection and held-out check judge its own models). Every int8 candidate is timed
 against the original briefly; the fastest gets the whole-model check that float results get
 (``check``), and is handed out only where it saves at least ``min_gain`` of the original's time
 and beats the float result's measured ratio. A model the quantizer cannot take keeps the float
@@ -62,12 +64,13 @@ def choose(starts: list[Start], original: bytes, fit: InputSet, held: InputSet, 
     section: dict = {"requested": options.precision, "chosen": FLOAT, "starts": [], "reason": None}
     best: tuple[float, Start, Quantized] | None = None
     calibrations: tuple[str, ...] | None = None  # the first start's held-out data picks it for all
+    known: dict[str, float] = {}  # sensitivities measured on earlier starts, reused by node name
     for done, start in enumerate(starts):
         steps(done, len(starts) + 1, sub_step("quantizing", "float model", done + 1, len(starts),
                                               f"step {start.step}" if start.step else "the original"))
         try:
             q = within_budget(start.model, original, fit, held, budget, options.threads, metric,
-                              fallback=options.precision == AUTO_PRECISION, calibrations=calibrations)
+                              fallback=options.precision == AUTO_PRECISION, calibrations=calibrations, known=known)
         except SepconvError as exc:
             section["reason"] = str(exc)
             return Picked(None, None, None, section)
