@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     api_key: str | None = None
     open_docs: bool = False  # /docs, /redoc and /openapi.json without the API key (when one is set)
     max_upload_bytes: int = Field(GIB, ge=1)
+    body_timeout_s: float = Field(60.0, gt=0)  # an upload's body with no bytes for this long: 408
     workers: int = Field(2, ge=1)
     job_timeout_s: float = Field(1800.0, ge=0.1)
     max_queued_jobs: int = Field(100, ge=1)

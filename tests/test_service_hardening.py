@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import io
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import time
 import numpy as np
 import onnx
 import pytest
+from machine import scaled
 from onnx import TensorProto, helper, numpy_helper
 from service_fixtures import REPO, Server, conv_model, free_port, upload, wait_job
 
@@ -250,3 +252,32 @@ def test_failure_messages_hide_server_paths(tmp_path):
     assert kind == "internal" and "FileNotFoundError" in text and str(tmp_path) not in text and "/" not in text
     _, text = _failure(ValueError(f"cannot read {secret} (s3://bucket/prefix, redis://h:6379/0)"))[1:]
     assert str(tmp_path) not in text and "s3://bucket/prefix" in text and "redis://h:6379/0" in text, text
+
+
+@pytest.mark.parametrize("kind", ["raw", "multipart"])
+def test_an_upload_that_stops_arriving_times_out(tmp_path, kind):
+    """Declare a big body, send 100 bytes and go quiet: 408 after SEPCONV_BODY_TIMEOUT_S, the
+    connection closed, and the temp file gone (it held them until the client left)."""
+    srv = Server(tmp_path / "data", workers=1, env={"SEPCONV_BODY_TIMEOUT_S": "1"}).start()
+    try:
+        if kind == "raw":
+            ctype, start = "application/octet-stream", b"\x08" * 100
+        else:
+            ctype = "multipart/form-data; boundary=xyz"
+            start = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="m.onnx"\r\n\r\n' + b"\x08" * 100
+        head = (f"POST /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {100_000_000}\r\n\r\n").encode()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=scaled(30)) as sock:
+            sock.sendall(head + start)
+            answer = b""
+            while chunk := sock.recv(65536):  # the server closes the connection after its answer
+                answer += chunk
+        status, _, rest = answer.partition(b"\r\n")
+        assert b" 408 " in status + b" ", answer[:300]
+        assert b'"error":"body_timeout"' in rest and b"connection: close" in rest.lower(), answer[:600]
+        assert list((srv.data_dir / "tmp").iterdir()) == []
+        with srv.client() as c:
+            assert c.get("/v1/models").json()["items"] == []
+    finally:
+        srv.stop()
+    assert "Traceback" not in srv.log.read_text()

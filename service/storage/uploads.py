@@ -2,12 +2,16 @@
 
 ``multipart/form-data`` (a ``file`` part, as ``curl -F file=@model.onnx`` sends) is parsed as
 it arrives with python-multipart's push parser; a raw ``application/octet-stream`` body is
-taken as the file itself. Past the size limit the upload stops and the answer is 413.
+taken as the file itself. Past the size limit the upload stops and the answer is 413; a body
+that stops arriving (no bytes for ``idle_s`` seconds, ``SEPCONV_BODY_TIMEOUT_S``) is answered 408
+and its temp file removed, so a client that declares a big upload and goes quiet holds nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +54,26 @@ def clean_name(raw: str | None, default: str) -> str:
     return name or default
 
 
-async def receive(request: Request, blobs: BlobStore, limit: int, default_name: str) -> Received:
+class BodyTimeout(Exception):
+    """No bytes of the request body arrived for the idle limit."""
+
+
+async def _chunks(request: Request, idle_s: float) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive; :class:`BodyTimeout` when none comes for ``idle_s`` seconds."""
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), idle_s)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise BodyTimeout from None
+        if chunk:
+            yield chunk
+
+
+async def receive(request: Request, blobs: BlobStore, limit: int, default_name: str,
+                  idle_s: float = 60.0) -> Received:
     """Stream the request's file into ``tmp/``; the caller adopts or discards it."""
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     length = request.headers.get("content-length")
@@ -61,20 +84,20 @@ async def receive(request: Request, blobs: BlobStore, limit: int, default_name: 
         boundary = params.get(b"boundary")
         if not boundary:
             raise ApiError(400, "bad_request", "multipart/form-data without a boundary")
-        return await _multipart(request, blobs, limit, boundary, default_name)
+        return await _multipart(request, blobs, limit, boundary, default_name, idle_s)
     if ctype == b"application/octet-stream":
-        return await _raw(request, blobs, limit, clean_name(request.query_params.get("name"), default_name))
+        name = clean_name(request.query_params.get("name"), default_name)
+        return await _raw(request, blobs, limit, name, idle_s)
     shown = ctype.decode("latin-1") or "none"
     raise ApiError(415, "unsupported_media_type", f"send the file as multipart/form-data (a 'file' part) or as "
                                                   f"application/octet-stream, not {shown}")
 
 
-async def _raw(request: Request, blobs: BlobStore, limit: int, name: str) -> Received:
+async def _raw(request: Request, blobs: BlobStore, limit: int, name: str, idle_s: float) -> Received:
     inc = blobs.incoming(limit)
     try:
-        async for chunk in request.stream():
-            if chunk:
-                inc.write(chunk)
+        async for chunk in _chunks(request, idle_s):
+            inc.write(chunk)
         if inc.size == 0:
             raise ApiError(400, "bad_request", "the request body is empty")
         sha = await run_in_threadpool(inc.finish)
@@ -144,13 +167,12 @@ class _Parts:
 
 
 async def _multipart(request: Request, blobs: BlobStore, limit: int, boundary: bytes,
-                     default_name: str) -> Received:
+                     default_name: str, idle_s: float) -> Received:
     parts = _Parts(blobs, limit, default_name)
     parser = MultipartParser(boundary, parts.callbacks())
     try:
-        async for chunk in request.stream():
-            if chunk:
-                parser.write(chunk)
+        async for chunk in _chunks(request, idle_s):
+            parser.write(chunk)
         parser.finalize()
         if parts.file is None:
             raise ApiError(400, "bad_request", "the form has no 'file' part (curl -F file=@model.onnx ...)")
@@ -167,6 +189,9 @@ async def _multipart(request: Request, blobs: BlobStore, limit: int, boundary: b
 
 
 def _translate(exc: BaseException, limit: int) -> BaseException:
+    if isinstance(exc, BodyTimeout):
+        return ApiError(408, "body_timeout", "the upload stopped arriving before its end (no bytes within "
+                                             "SEPCONV_BODY_TIMEOUT_S); send it again", {"Connection": "close"})
     if isinstance(exc, TooLarge):
         return ApiError(413, "too_large", f"the upload is larger than the limit of {limit:,} bytes "
                                           "(SEPCONV_MAX_UPLOAD_BYTES)")

@@ -18,7 +18,8 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=ERRORS)
              responses={200: {"model": DatasetOut, "description": "the same bytes were uploaded before"}})
 async def upload_dataset(request: Request, svc: Services = Depends(services)) -> JSONResponse:
     """Upload an .npz keyed by input name (samples on axis 0; optional 'labels'). No pickles."""
-    rec = await receive(request, svc.blobs, svc.settings.max_upload_bytes, "data.npz")
+    rec = await receive(request, svc.blobs, svc.settings.max_upload_bytes, "data.npz",
+                        svc.settings.body_timeout_s)
     row, new = await svc.artifacts.add_dataset(rec)
     out = DatasetOut.from_row(row)
     return created(out, 201 if new else 200, f"/v1/datasets/{out.id}")

@@ -32,7 +32,8 @@ router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERRORS)
 async def upload_model(request: Request, svc: Services = Depends(services)) -> JSONResponse:
     """Upload an .onnx file (multipart 'file' part, or a raw body with ?name=). Streamed to disk,
     checked (protobuf, onnx.checker, no external data) and analysed; 201, or 200 for known bytes."""
-    rec = await receive(request, svc.blobs, svc.settings.max_upload_bytes, "model.onnx")
+    rec = await receive(request, svc.blobs, svc.settings.max_upload_bytes, "model.onnx",
+                        svc.settings.body_timeout_s)
     row, new = await svc.artifacts.add_model(rec)
     out = ModelOut.from_row(row)
     return created(out, 201 if new else 200, f"/v1/models/{out.id}")
