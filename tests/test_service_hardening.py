@@ -281,3 +281,36 @@ def test_an_upload_that_stops_arriving_times_out(tmp_path, kind):
     finally:
         srv.stop()
     assert "Traceback" not in srv.log.read_text()
+
+
+def test_blobs_no_record_names_are_swept_at_start(tmp_path):
+    """A blob left without its record (a crash between the two) goes at the next start once it is past
+    the grace period; a young one may be an upload whose record is on its way and stays, and a blob
+    a model names stays whatever its age."""
+    data_dir = tmp_path / "data"
+    srv = Server(data_dir, workers=1).start()
+    with srv.client() as c:
+        kept = upload(c, "/v1/models", conv_model(seed=11), "kept.onnx").json()["sha256"]
+    srv.stop()
+    old_time = time.time() - 2 * 3600
+    blob = data_dir / "blobs" / kept[:2] / kept
+    os.utime(blob, (old_time, old_time))
+    orphans = {}
+    for name, age in (("old", old_time), ("young", time.time())):
+        sha = hashlib.sha256(name.encode()).hexdigest()
+        path = data_dir / "blobs" / sha[:2] / sha
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(name.encode())
+        os.utime(path, (age, age))
+        orphans[name] = path
+    srv = Server(data_dir, workers=1).start()
+    try:
+        deadline = time.monotonic() + scaled(30)
+        while orphans["old"].exists():
+            assert time.monotonic() < deadline, "the old orphan was never swept"
+            time.sleep(0.1)
+        assert orphans["young"].exists() and blob.exists()
+        with srv.client() as c:
+            assert [m["sha256"] for m in c.get("/v1/models").json()["items"]] == [kept]
+    finally:
+        srv.stop()

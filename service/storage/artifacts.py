@@ -131,6 +131,24 @@ class Artifacts:
         return model
 
     # -- deletion ------------------------------------------------------------------------------
+    def remove_orphans(self, older_than: float) -> int:
+        """Remove the data directory's blobs that no row names, last changed before ``older_than``
+        (a time); each is checked again under the files lock, so an upload of the same bytes that
+        files its row meanwhile keeps its blob. How many went."""
+        known = self.db.known_shas()
+        removed = 0
+        for sha, path in self.blobs.local_blobs():
+            if sha in known:
+                continue
+            with self._files:
+                try:
+                    if path.stat().st_mtime < older_than and not self.db.sha_in_use(sha):
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    pass
+        return removed
+
     def delete(self, table: str, artifact_id: str) -> bool:
         """Delete a model or dataset (409 while a job uses it); its file goes when nothing refers to it."""
         with self._files:

@@ -142,6 +142,10 @@ class BlobStore:
         if self.remote is not None:
             self.remote.delete(sha256)
 
+    def local_blobs(self) -> list[tuple[str, Path]]:
+        """Every blob file in the data directory, as (sha256, path)."""
+        return [(p.name, p) for p in self.blobs.glob("??/*") if _SHA.match(p.name) and p.is_file()]
+
     def local_copy(self, sha256: str, scratch: Path) -> tuple[Path, bool]:
         """A local file with the blob's bytes, and whether it is a fetched copy in ``scratch`` (the
         caller removes those). KeyError when the store has no such blob."""

@@ -1,7 +1,10 @@
 """The retention setting: finished jobs, models and datasets older than SEPCONV_RETENTION_DAYS go.
 
 Applied at startup and then every SEPCONV_RETENTION_INTERVAL_S, off the event loop. A model or
-dataset that a queued or running job uses stays until a later round.
+dataset that a queued or running job uses stays until a later round. Each round also sweeps the
+data directory's blobs that no model or dataset row names (left by a crash between a file and its
+record), once they are older than :data:`ORPHAN_GRACE_S`: younger ones may be an upload whose
+record is being written. Blobs in an S3 store are not swept (a store may serve several servers).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from .artifacts import Artifacts
 from .sqlite_store import SqliteStore
 
 log = logging.getLogger("sepconv.service")
+
+ORPHAN_GRACE_S = 3600.0
 
 
 class Retention:
@@ -39,11 +44,16 @@ class Retention:
                     pass  # picked up by a job meanwhile: next round
         return removed
 
+    def sweep_orphans(self, grace_s: float = ORPHAN_GRACE_S) -> int:
+        """Remove local blobs no row names, older than ``grace_s``; how many went."""
+        return self.artifacts.remove_orphans(time.time() - grace_s)
+
     async def run(self) -> None:
         """Apply it now and then every interval, until cancelled; a failed round is logged, not fatal."""
         while True:
             try:
                 removed = await asyncio.to_thread(self.apply)
+                removed["orphan_blobs"] = await asyncio.to_thread(self.sweep_orphans)
                 if any(removed.values()):
                     log.info("retention removed %s", removed)
             except Exception:

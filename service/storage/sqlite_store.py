@@ -168,6 +168,11 @@ class SqliteStore:
             return bool(self._db.execute("SELECT 1 FROM models WHERE sha256=? UNION ALL "
                                          "SELECT 1 FROM datasets WHERE sha256=?", (sha256, sha256)).fetchone())
 
+    def known_shas(self) -> set[str]:
+        """Every blob some model or dataset row names."""
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT sha256 FROM models UNION SELECT sha256 FROM datasets")}
+
     # -- jobs -------------------------------------------------------------------------------------
     def add_job(self, kind: str, params: dict, refs: list[str]) -> dict:
         job_id = new_id("job")
