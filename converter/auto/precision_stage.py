@@ -5,8 +5,8 @@ chose, one half way along its path, the original. A factorization the budget ful
 no room for int8's error, while fewer rewrites may leave enough, so each start gets its own int8
 layers within the whole budget (``precision.within_budget``); later starts reuse the first one's
 calibration method and the node sensitivities measured so far, by node name (the ranking only: each
-start's bisection and held-out check judge its own models). Every int8 candidate is timed
-against the original briefly; the fastest gets the whole-model check that float results get
+start's bisection and held-out check judge its own models). The int8 candidates are timed together,
+interleaved with the original, briefly; the fastest gets the whole-model check that float results get
 (``check``), and is handed out only where it saves at least ``min_gain`` of the original's time
 and beats the float result's measured ratio. A model the quantizer cannot take keeps the float
 result, with the quantizer's reason in the report.
@@ -62,7 +62,7 @@ def choose(starts: list[Start], original: bytes, fit: InputSet, held: InputSet, 
     """The fastest int8 model within the budget, or the float result with the reason (``steps``
     hears each start begin, and the check)."""
     section: dict = {"requested": options.precision, "chosen": FLOAT, "starts": [], "reason": None}
-    best: tuple[float, Start, Quantized] | None = None
+    found: list[tuple[dict, Start, Quantized]] = []
     calibrations: tuple[str, ...] | None = None  # the first start's held-out data picks it for all
     known: dict[str, float] = {}  # sensitivities measured on earlier starts, reused by node name
     for done, start in enumerate(starts):
@@ -78,18 +78,18 @@ def choose(starts: list[Start], original: bytes, fit: InputSet, held: InputSet, 
                "float_nodes": len(q.float_nodes) if q else None,
                "held_out": q.section()["held_out"] if q else None, "timed_ratio": None}
         section["starts"].append(row)
-        if q is None:
-            continue
-        calibrations = (q.calibration,)
-        before, after = median_ms([original, q.model.SerializeToString()], feed, options.threads, CANDIDATE_SECONDS,
-                                  min_runs=5, max_runs=200)
-        row["timed_ratio"] = after / before
-        if best is None or row["timed_ratio"] < best[0]:
-            best = (row["timed_ratio"], start, q)
-    if best is None:
+        if q is not None:
+            calibrations = (q.calibration,)
+            found.append((row, start, q))
+    if not found:
         section["reason"] = f"no layer could run in int8 within the budget ({budget.describe()}) on the held-out data"
         return Picked(None, None, None, section)
-    _, start, q = best
+    # every start's int8 model in one interleaved timing with the original, so none wins by its moment
+    ms = median_ms([original] + [q.model.SerializeToString() for _, _, q in found], feed, options.threads,
+                   CANDIDATE_SECONDS * len(found), min_runs=5, max_runs=200)
+    for (row, _, _), after in zip(found, ms[1:]):
+        row["timed_ratio"] = after / ms[0]
+    _, start, q = min(found, key=lambda f: f[0]["timed_ratio"])
     steps(len(starts), len(starts) + 1, "quantizing: timing the fastest int8 model against the original")
     latency = check(q.model.SerializeToString())
     bar = (1.0 - min_gain) if float_ratio is None else min(1.0 - min_gain, float_ratio)
