@@ -56,7 +56,7 @@ def benchmark(models: list[ModelSource], inputs: InputSet, runs: int = 50, warmu
 
 
 def _check_batch(sessions: list[ort.InferenceSession], names: list[str], batch: int, inputs: InputSet) -> None:
-    """Refused up front: a batch out of bounds, inputs with no sample axis, or a model whose file fixes another batch."""
+    """Refused up front: a batch out of bounds, inputs with no sample axis, a model fixing another batch."""
     if not 1 <= batch <= MAX_BATCH:
         raise ValueError(f"batch must be 1 to {MAX_BATCH}, not {batch}")
     if inputs.whole and batch != 1:

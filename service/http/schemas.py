@@ -63,8 +63,11 @@ class ConversionRequest(_Request):
 
 
 class BenchmarkRequest(_Request):
-    model_ids: list[Id] = Field(min_length=1, max_length=2, description="one model, or two to compare (A then B)")
+    model_ids: list[Id] = Field(min_length=1, max_length=6, description="one model, or up to six to compare; the "
+                                "first is the reference the others' speedup and output difference are against")
     dataset_id: Id | None = None
+    batch: int | None = Field(None, ge=1, le=4096, description="the batch size to time at (default: the dataset's "
+                                                                 "first batch, or the model's own fixed batch)")
     input_shapes: Shapes = Field(default_factory=dict)
     runs: int = Field(50, ge=1, le=10_000)
     warmup: int = Field(5, ge=0, le=1_000)
