@@ -24,9 +24,13 @@ SMALL = REPO / "sample_models" / "digits_small.onnx"
 SMALL_DATA = REPO / "sample_models" / "digits_small_test.npz"
 
 
-def _nudged() -> bytes:
-    """The sample model with its weights moved by about 1%: a third model whose outputs differ a little."""
+def _nudged(fixed: int | None = None) -> bytes:
+    """The sample model with its weights moved by about 1%: a third model whose outputs differ a little
+    (``fixed``: with its batch dim fixed to that size)."""
     model = onnx.load(SMALL)
+    if fixed is not None:
+        for v in [*model.graph.input, *model.graph.output]:
+            v.type.tensor_type.shape.dim[0].dim_value = fixed
     rng = np.random.default_rng(7)
     for t in model.graph.initializer:
         a = numpy_helper.to_array(t)
@@ -42,11 +46,12 @@ def made(server):
         mid = upload(client, "/v1/models", SMALL.read_bytes(), SMALL.name).json()["id"]
         did = upload(client, "/v1/datasets", SMALL_DATA.read_bytes(), SMALL_DATA.name).json()["id"]
         third = upload(client, "/v1/models", _nudged(), "digits_nudged.onnx").json()["id"]
+        fixed = upload(client, "/v1/models", _nudged(fixed=1), "digits_batch1.onnx").json()["id"]
         job = client.post(f"/v1/models/{mid}/conversions", json={"method": "depthwise", "ratio": 0.5,
                                                                  "dataset_id": did}).json()
         job = wait_job(client, job["id"], timeout=120)
     assert job["state"] == "succeeded" and job["result"]["model_id"], job
-    return {"model": mid, "dataset": did, "third": third, "job": job}
+    return {"model": mid, "dataset": did, "third": third, "fixed": fixed, "job": job}
 
 
 def test_benchmark_both_on_the_conversions_dataset_and_batch_with_a_third_model(tab, server, made):
@@ -93,3 +98,17 @@ def test_the_form_takes_at_most_six_models(tab, server, made):
     for _ in range(4):
         add.click()
     assert form.locator("select[name^=model_]").count() == 6 and add.is_disabled()
+
+
+def test_a_model_fixing_another_batch_is_named_beside_the_batch_field(tab, server, made):
+    page = tab(server)
+    page.console.allow("status of 422")  # the refusal this test asks for
+    page.goto(f"/#/compare?a={made['model']}&b={made['fixed']}&batch=4")
+    form = page.locator("#compare-form")
+    form.wait_for()
+    form.get_by_role("button", name="Run benchmark").click()
+    error = form.locator("[data-error-for=batch]")
+    error.wait_for()
+    assert made["fixed"] in error.inner_text() and "1" in error.inner_text() and "4" in error.inner_text()
+    assert form.get_by_label("Batch size").get_attribute("aria-invalid") == "true"
+    assert "#/compare" in page.url  # nothing was queued
