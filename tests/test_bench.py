@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from onnx import helper
 from onnx import numpy_helper as nh
@@ -85,3 +86,53 @@ def test_whole_model_timing_takes_the_median_round(monkeypatch, factors, ratio):
     before, after, ratios = timing.median_round(["a", "b"], {}, 1, 3.0, 3, min_runs=1, max_runs=2)
     assert ratios == pytest.approx(list(factors)) and after / before == pytest.approx(ratio)
     assert before == (2.0, 3.0, 5.0)[list(factors).index(ratio)]
+
+
+def _classifier(seed: int, batch: int | str = "N") -> onnx.ModelProto:
+    """Conv then a global pool to N x 4 class scores, on a symbolic (or fixed) batch."""
+    w = nh.from_array(np.random.default_rng(seed).standard_normal((4, 4, 3, 3)).astype(np.float32), "W")
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("GlobalAveragePool", ["c"], ["p"]),
+             helper.make_node("Flatten", ["p"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [batch, 4, 8, 8])],
+                          [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [batch, 4])], [w])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_three_models_against_the_first_at_a_batch() -> None:
+    models = [_classifier(0), _classifier(0), _classifier(1)]  # the first again: no difference at all
+    x = np.random.default_rng(3).standard_normal((300, 4, 8, 8)).astype(np.float32)
+    y = ort.InferenceSession(models[0].SerializeToString()).run(None, {"x": x})[0].argmax(1)
+    inputs = prepare_inputs(models[0], {}, {"x": x, "labels": y.astype(np.int64)})
+    r = benchmark(models, inputs, runs=3, warmup=1, labels=["a", "b", "c"], batch=5)
+    assert r["batch_size"] == 5 and [m["name"] for m in r["models"]] == ["a", "b", "c"]
+    assert all(m["throughput_per_s"] == pytest.approx(5 / (m["median_ms"] / 1e3)) for m in r["models"])
+    first, same, other = r["models"]
+    assert first["speedup"] is None and first["output_difference"] is None
+    assert same["speedup"] > 0 and same["output_difference"][0]["rel_l2_error"] == 0.0
+    assert other["output_difference"][0]["rel_l2_error"] > 0.1
+    assert r["accuracy_samples"] == r["compared_samples"] == 256 and r["accuracy_note"] is None
+    assert first["accuracy"] == same["accuracy"] == 1.0 and 0.0 <= other["accuracy"] < 1.0  # labels are a's own
+    assert "speedup" not in r and "output_difference" not in r  # the pair's keys: for two models only
+
+
+def test_batch_larger_than_the_inputs_repeats_them_and_random_has_no_accuracy() -> None:
+    model = _classifier(0)
+    r = benchmark([model], prepare_inputs(model, {}, None), runs=2, warmup=0, batch=20)
+    assert r["batch_size"] == 20 and r["repeated_samples"] is True and r["inputs_source"] == "random"
+    assert r["models"][0]["accuracy"] is None and "random" in r["accuracy_note"]
+
+
+def test_a_fixed_batch_other_than_the_one_asked_is_refused() -> None:
+    models = [_classifier(0), _classifier(1, batch=2)]
+    inputs = prepare_inputs(models[0], {}, None)
+    with pytest.raises(ValueError, match=r"model fixed2 .*to 2.*batch size of 8"):
+        benchmark(models, inputs, runs=1, labels=["free", "fixed2"], batch=8)
+    assert benchmark(models, inputs, runs=1, warmup=0, batch=2)["batch_size"] == 2
+
+
+@pytest.mark.parametrize("count", [0, bench.MAX_MODELS + 1])
+def test_model_count_bounds(count: int) -> None:
+    model = _model(4)
+    with pytest.raises(ValueError, match="1 to 6 models"):
+        benchmark([model] * count, prepare_inputs(model, {}, None), runs=1)

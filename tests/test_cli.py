@@ -91,6 +91,11 @@ def test_bench_two_models(tmp_path: Path) -> None:
     result = json.loads(proc.stdout)
     assert len(result["models"]) == 2 and result["speedup"] > 0
     assert result["output_difference"][0]["name"] == "y"
+    proc = sepconv("bench", str(model), str(out), "--runs", "2", "--batch", "3", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["batch_size"] == 3
+    line = one_line_error(sepconv("bench", str(model), "--runs", "2", "--batch", "0"))
+    assert line == "sepconv: error: --batch: batch must be 1 to 4096, not 0"
 
 
 def test_bench_of_models_with_different_inputs_names_both_shapes(tmp_path: Path) -> None:
@@ -309,3 +314,11 @@ def test_convert_int8_prints_each_layers_precision(tmp_path: Path) -> None:
     assert "QuantizeLinear" in {n.op_type for n in onnx.load(str(out)).graph.node}
     bad = sepconv("convert", str(SAMPLES / "digits_small.onnx"), "-o", str(out), "--method", "none")
     assert bad.returncode != 0 and "--precision" in one_line_error(bad)
+
+
+def test_bench_on_labelled_data_prints_each_models_accuracy() -> None:
+    model = ROOT / "sample_models" / "digits_small.onnx"
+    data = model.with_name("digits_small_test.npz")
+    proc = sepconv("bench", str(model), "--runs", "2", "--batch", "16", "--data", str(data))
+    assert proc.returncode == 0, proc.stderr
+    assert "batch 16" in proc.stdout and "top-1 accuracy on 256 labelled samples" in proc.stdout, proc.stdout

@@ -295,13 +295,13 @@ def test_compare_and_jobs(tab, server):
     page = tab(server)
     page.goto(f"/#/compare?a={original}&b={converted}")
     form = page.locator("#compare-form")
-    assert form.get_by_label("Model B (usually the converted one)").input_value() == converted
+    assert form.get_by_label("Model 2").input_value() == converted
     form.get_by_label("Runs").fill("20")
     form.get_by_role("button", name="Run benchmark").click()
     page.wait_for_url(re.compile(r"#/jobs/job_"))
     result = page.locator("#bench-result")
     result.wait_for()
-    assert "Speedup (A / B)" in result.inner_text()
+    assert "Speedup (1 / 2)" in result.inner_text()
     assert result.locator("svg.latency line.median").count() == 2
     for i in range(2):  # each model's 20 runs: a histogram holding every run, and a tick per run under it
         bins = result.locator(f"svg.latency rect.bin.m{i}")

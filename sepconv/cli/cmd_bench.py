@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--data", metavar="FILE.npz")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, help="the batch size to time at (default: the data's first batch, or the "
+                                            "model's own fixed batch)")
     add_shape_args(p)
     add_json_arg(p)
     p.set_defaults(run=run)
@@ -40,8 +42,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
         check_same_inputs(models[0], model_input_shapes(first, input_shapes(args)),
                           other, model_input_shapes(second, input_shapes(args)))
         prepare_inputs(second, input_shapes(args), data, args.seed)
-    result = benchmark(models, inputs, runs=args.runs, warmup=args.warmup, threads=args.threads,
-                       labels=models)
+    try:
+        result = benchmark(models, inputs, runs=args.runs, warmup=args.warmup, threads=args.threads,
+                           labels=models, batch=args.batch)
+    except ValueError as exc:  # a batch out of bounds, or one a model's file fixes otherwise
+        raise SepconvError(f"--batch: {exc}") from None
     return show(args, result, tables.bench_table, console)
 
 

@@ -275,6 +275,9 @@ def bench_table(result: dict, console: Console) -> None:
         worst = max((o["rel_l2_error"] or 0.0) for o in result["output_difference"])
         say(console, f"speedup (median first / median second): {result['speedup']:.3f}x; "
                      f"largest relative L2 output difference {worst:.3g}")
+    if result.get("accuracy_samples"):
+        each = ", ".join(f"{m['name']} {m['accuracy']:.2%}" for m in result["models"])
+        say(console, f"top-1 accuracy on {result['accuracy_samples']} labelled samples: {each}")
 
 
 def batch_table(rows: list[dict], console: Console) -> None:

@@ -51,26 +51,42 @@ def field_at_fault(exc: OptionError) -> list[dict]:
 
 
 async def check_benchmark(artifacts: Artifacts, body: BenchmarkRequest) -> list[str]:
-    """Check a benchmark request: the models exist and can share inputs, the dataset fits each; the refs."""
+    """Check a benchmark request: the models exist and can share inputs, none fixes a batch other than the
+    one asked for, the dataset fits each; the refs."""
     if len(set(body.model_ids)) != len(body.model_ids):
-        raise ApiError(422, "invalid", "model_ids: give two different models (or one)")
+        raise ApiError(422, "invalid", "model_ids: give different models (each at most once)")
     models = [artifacts.model(mid) for mid in body.model_ids]
     check_input_names(models[0]["analysis"], body.input_shapes)
-    if len(models) == 2:
-        check_same_inputs(models[0], models[1])
+    for other in models[1:]:
+        check_same_inputs(models[0], other)
     for row in models:
         check_input_shapes(row, body.input_shapes)
+        if body.batch is not None:
+            check_batch(row, body.batch, body.input_shapes)
     refs = list(body.model_ids)
     if body.dataset_id:
-        for row in models:  # the same data feeds both models: it must fit each of them
+        for row in models:  # the same data feeds every model: it must fit each of them
             try:
                 await check_dataset(artifacts, row, body.dataset_id, body.input_shapes)
             except ApiError as exc:
-                if len(models) == 2 and exc.status == 422:
+                if len(models) > 1 and exc.status == 422:
                     exc.message = f"model {row['id']}: {exc.message}"
                 raise
         refs.append(body.dataset_id)
     return refs
+
+
+def check_batch(model: dict, batch: int, shapes: dict[str, list[int]]) -> None:
+    """A model whose file (or input_shapes) fixes the batch size to another one cannot run at ``batch``."""
+    for i in model["analysis"].get("inputs", []):
+        shape = shapes.get(i["name"], i.get("shape"))
+        first = shape[0] if shape else None
+        if isinstance(first, int) and first != batch:
+            given = "input_shapes give" if i["name"] in shapes else "the model fixes"
+            raise ApiError(422, "invalid", f"model {model['id']} ({model['name']}): {given} a batch size of {first} "
+                                           f"for input {i['name']!r}, so it cannot be timed at the batch size of "
+                                           f"{batch} asked for", details=[{"field": "batch", "message":
+                                           f"model {model['id']} runs only at batch size {first}, not {batch}"}])
 
 
 def check_input_names(analysis: dict, shapes: dict[str, list[int]]) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 from sepconv.converter import budget_max_error
+from sepconv.converter.bench import MAX_BATCH, MAX_MODELS
 
 from ..jobs.variants import conversion_tag
 
@@ -63,8 +64,13 @@ class ConversionRequest(_Request):
 
 
 class BenchmarkRequest(_Request):
-    model_ids: list[Id] = Field(min_length=1, max_length=2, description="one model, or two to compare (A then B)")
+    model_ids: list[Id] = Field(min_length=1, max_length=MAX_MODELS,
+                                description="one model, or up to six to compare; the first is the reference the "
+                                            "others' speedup and output difference are against")
     dataset_id: Id | None = None
+    batch: int | None = Field(None, ge=1, le=MAX_BATCH,
+                              description="the batch size to time at (default: the dataset's first batch, or the "
+                                          "model's own fixed batch)")
     input_shapes: Shapes = Field(default_factory=dict)
     runs: int = Field(50, ge=1, le=10_000)
     warmup: int = Field(5, ge=0, le=1_000)
@@ -124,7 +130,9 @@ class JobOut(BaseModel):
     timings: dict[str, float | None]
     params: dict[str, Any]
     result: dict[str, Any] | None = Field(None, description="conversion: {model_id, report, verdict} (model_id "
-                                          "null when it changed nothing); benchmark: the latencies")
+                                          "null when it changed nothing); benchmark: {models: [latencies, and "
+                                          "speedup, output_difference and accuracy against the first], batch_size, "
+                                          "inputs, accuracy_samples, accuracy_note, runs, warmup, threads}")
     error: dict[str, Any] | None = Field(None, description="{kind, message} when the job failed")
     tag: str | None = Field(None, description="a conversion: what it asked for, in a few words ('auto 1% · int8')")
 

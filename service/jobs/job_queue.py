@@ -119,7 +119,8 @@ class JobQueue:
         models = [locate("models", m)[0] for m in p["model_ids"]]
         return "benchmark", {"models": models, "labels": p["model_ids"], "data": data, "data_name": data_name,
                              "input_shapes": p["input_shapes"], "runs": p["runs"], "warmup": p["warmup"],
-                             "threads": p.get("threads"), "seed": p.get("seed", 0)}
+                             "threads": p.get("threads"), "seed": p.get("seed", 0), "batch": p.get("batch"),
+                             "dataset_id": p.get("dataset_id")}
 
     def _finished(self, job: dict, payload: dict, fut: Future) -> None:
         """Record a job's outcome (runs on the pool's thread); the store stays consistent on failure."""

@@ -124,44 +124,61 @@ def convert(payload: dict, progress: Progress) -> dict:
 
 
 def benchmark(payload: dict, progress: Progress) -> dict:
-    """Latency of one or two models on the same inputs; speedup and output difference for two."""
-    paths = payload["models"]
+    """Latency of up to six models on the same inputs; against the first, each other's speedup and
+    output difference; top-1 accuracy per model where the dataset has class labels."""
+    paths, batch = payload["models"], payload.get("batch")
     progress("preparing inputs", 0.05)
     overrides = dict(payload["input_shapes"])
-    if len(paths) == 2:
+    if len(paths) > 1:
         overrides = _shared_shapes(paths, overrides)
     with _renamed(Path(payload["data"]) if payload.get("data") else None, payload.get("data_name")):
         model = onnx.load(paths[0], load_external_data=False)
         data = load_npz(payload["data"]) if payload.get("data") else None
-        inputs = prepare_inputs(model, overrides, data, payload.get("seed", 0))
+        inputs = prepare_inputs(model, overrides, data, payload.get("seed", 0), samples=batch if data is None else None)
     del model, data
+    if batch is not None and not inputs.whole:
+        _check_batch_fits(inputs, batch)
     progress("timing", 0.1)
     t0 = time.perf_counter()
-    result = run_benchmark(paths, inputs, runs=payload["runs"], warmup=payload["warmup"],
-                           threads=payload.get("threads"), labels=payload["labels"])
-    result["inputs"] = {"source": inputs.source, "samples": inputs.samples, "batch": inputs.batch}
+    try:
+        result = run_benchmark(paths, inputs, runs=payload["runs"], warmup=payload["warmup"],
+                               threads=payload.get("threads"), labels=payload["labels"], batch=batch)
+    except ValueError as exc:  # a batch the models refuse (the API checks what it can before queueing)
+        raise SepconvError(str(exc)) from None
+    result["inputs"] = {"source": inputs.source, "samples": inputs.samples, "batch": result["batch_size"],
+                        "dataset_id": payload.get("dataset_id"), "dataset_name": payload.get("data_name")}
     result["elapsed_s"] = time.perf_counter() - t0
     return result
 
 
+def _check_batch_fits(inputs, batch: int) -> None:
+    """A batch asked for must fit the tensor limit as it is (it is not cut like a default one)."""
+    limits = Limits.from_env()
+    for name, a in inputs.arrays.items():
+        limits.batch_for(name, a.shape[1:], a.dtype, batch, fixed=True)
+
+
 def _shared_shapes(paths: list[str], overrides: dict) -> dict:
-    """Inputs for two models: where one model fixes a dim the other leaves symbolic, the inputs
-    take the fixed size, so they fit both. (The API checked that the models are compatible.)"""
+    """Inputs for several models: where one model fixes a dim another leaves symbolic, the inputs
+    take the fixed size, so they fit all. (The API checked that the models are compatible.)"""
     shapes = []
     for p in paths:
         model = onnx.load(p, load_external_data=False)
         shapes.append(input_shapes(model, overrides))
         del model
-    a, b = shapes
-    if sorted(a) != sorted(b):
-        raise SepconvError(f"the two models take different inputs ({', '.join(a)} vs {', '.join(b)}); "
-                           "a benchmark compares two versions of one model")
+    a = shapes[0]
+    for b in shapes[1:]:
+        if sorted(a) != sorted(b):
+            raise SepconvError(f"the models take different inputs ({', '.join(a)} vs {', '.join(b)}); "
+                               "a benchmark compares versions of one model")
     merged = dict(overrides)
     for name, sa in a.items():
-        sb = b[name]
-        if name in overrides or sa is None or sb is None or len(sa) != len(sb) or None not in sa:
+        if name in overrides or sa is None or None not in sa:
             continue
-        both = tuple(x if x is not None else y for x, y in zip(sa, sb))
+        others = [s[name] for s in shapes[1:]]
+        if any(sb is None or len(sb) != len(sa) for sb in others):
+            continue
+        both = tuple(next((s[d] for s in [sa, *others] if s[d] is not None), None) for d in range(len(sa)))
         if None not in both:
             merged[name] = list(both)
     return merged

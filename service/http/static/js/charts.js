@@ -284,7 +284,7 @@ function binCounts(times, axis, width) {
 /** One model's row of the histograms: its label, bars, a tick per run, median and p90. */
 function histogramRow(svgEl, { m, sorted, p90, median }, i, g) {
   const { axis, width, sx, box, bar, rowH, band, wide } = g;
-  const key = String.fromCharCode(65 + i);
+  const key = String(i + 1);
   const top = 10 + i * rowH;
   const head = wide ? 18 : 34;
   const base = top + head + band;
@@ -360,12 +360,12 @@ function histograms(models) {
   const edge = (v) => `${v.toFixed(Math.min(6, Math.max(0, 1 - Math.floor(Math.log10(width)))))} ms`;
   const notes = series.flatMap(({ sorted }, i) => {
     const over = sorted.filter((t) => t > axis.hi).length;
-    const key = String.fromCharCode(65 + i);
+    const key = String(i + 1);
     return over ? [`${over} of ${key}'s runs ${over === 1 ? "is" : "are"} slower than ${tick(axis.hi)} `
       + `(up to ${fmt.ms(sorted[sorted.length - 1])}) and pooled in the bar past the axis's end`] : [];
   });
   const desc = `Histograms of the run times, and a tick per run under each, on one axis from ${tick(axis.lo)} to ${tick(axis.hi)}, bins of ${edge(width)}. `
-    + series.map(({ m, sorted, p90, median }, i) => `${String.fromCharCode(65 + i)} (${m.name}): `
+    + series.map(({ m, sorted, p90, median }, i) => `${String(i + 1)} (${m.name}): `
       + `${sorted.length} runs${m.times_ms_subsampled ? " (an evenly spaced sample of all the runs; median and p90 are of all)" : ""}; `
       + `fastest ${fmt.ms(sorted[0])}, median ${fmt.ms(median)}, p90 ${fmt.ms(p90)}, slowest ${fmt.ms(sorted[sorted.length - 1])}`)
       .join(". ")
@@ -390,7 +390,7 @@ function summaryRanges(models) {
     const svgEl = s("svg", { viewBox: `0 0 ${width} ${models.length * rowH + 40}`, class: "latency" });
     models.forEach((m, i) => {
       const y = 16 + i * rowH;
-      const label = `${String.fromCharCode(65 + i)}: ${shorten(m.name, charsIn(box.x0 - 8))}`;
+      const label = `${String(i + 1)}: ${shorten(m.name, charsIn(box.x0 - 8))}`;
       svgEl.append(s("text", { x: box.x0 - 8, y: y + 20, "text-anchor": "end", class: "axis-label" }, label),
         s("line", { x1: sx(m.min_ms), y1: y + 16, x2: sx(m.p90_ms), y2: y + 16, class: `whisker m${i}` }),
         s("rect", { x: sx(Math.min(m.median_ms, m.mean_ms)), y: y + 6, height: 20, class: `box m${i}`,

@@ -85,8 +85,14 @@ function describe(job, names) {
     const precision = o.precision && o.precision !== "float" ? `, precision ${o.precision}` : "";
     return h("p", { id: "job-subject" }, "Converting ", model(p.model_id), ` with method ${o.method}${precision}`, data, ".");
   }
-  return h("p", { id: "job-subject" }, "Benchmarking ", (p.model_ids || []).map((id, i) => [i ? " against " : "", model(id)]),
-    data, `, ${p.runs} runs.`);
+  const ids = p.model_ids || [];
+  const batch = p.batch ? `, batch ${p.batch}` : "";
+  if (ids.length > 2) {  // the first is the reference the others are measured against
+    return h("p", { id: "job-subject" }, "Benchmarking ", ids.slice(1).map((id, i) => [i ? ", " : "", model(id)]),
+      " against ", model(ids[0]), data, `${batch}, ${p.runs} runs.`);
+  }
+  return h("p", { id: "job-subject" }, "Benchmarking ", ids.map((id, i) => [i ? " against " : "", model(id)]),
+    data, `${batch}, ${p.runs} runs.`);
 }
 
 function outcome(job, ctx, names) {

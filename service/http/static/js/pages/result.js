@@ -37,9 +37,13 @@ function verdictPart(verdict) {
     (verdict.reasons || []).map((r) => h("p", { class: "verdict-reason" }, r)));
 }
 
+/** The compare page for the original and the converted model, on the conversion's dataset at the batch its
+ * verification ran, so the benchmark measures what this result measured. */
 function compareLink(job) {
   const q = new URLSearchParams({ a: job.params.model_id, b: job.result.model_id });
   if (job.params.dataset_id) q.set("dataset", job.params.dataset_id);
+  const batch = ((job.result.report || {}).verification || {}).batch_size;
+  if (Number.isInteger(batch) && batch > 0) q.set("batch", String(batch));
   return `#/compare?${q}`;
 }
 
@@ -251,23 +255,53 @@ function inputsStat(r, job, datasetNames) {
     h("div", { class: "stat-value" }, what), h("div", { class: "stat-note" }, `${i.samples} samples, batch of ${i.batch}`));
 }
 
+/** What the benchmark ran on, in a line: "On dataset X, batch 8, 50 runs each." */
+function benchLine(r, job, datasetNames) {
+  const i = r.inputs || {};
+  const id = i.dataset_id || (job.params || {}).dataset_id;
+  const name = i.dataset_name || datasetNames[id] || id;
+  const on = i.source === "data" ? `On dataset ${name}` : "On random inputs";
+  const repeated = r.repeated_samples ? ` (its ${i.samples} samples repeated to fill the batch)` : "";
+  const acc = r.accuracy_samples ? ` Top-1 accuracy on ${r.accuracy_samples} labelled samples.`
+    : r.accuracy_note ? ` No accuracy: ${r.accuracy_note}.` : "";
+  return h("p", { id: "bench-line" }, `${on}, batch ${r.batch_size}${repeated}, ${r.runs} runs each after ${r.warmup} `
+    + `warm-up.${acc}`);
+}
+
+/** An output difference against the first model: the worst output's relative L2 error and cosine. */
+function worstOutput(diff) {
+  if (!diff || !diff.length) return null;
+  return diff.reduce((w, o) => ((o.rel_l2_error ?? Infinity) > (w.rel_l2_error ?? -1) ? o : w), diff[0]);
+}
+
 export function benchmarkResult(job, names = {}, datasetNames = {}) {
   const r = job.result;
   const ms = (r.models || []).map((m) => ({ ...m, id: m.name, name: names[m.name] || m.name }));
-  const rows = ms.map((m, i) => [
-    [`${String.fromCharCode(65 + i)}: `, h("a", { href: `#/models/${m.id}` }, m.name)],
-    fmt.ms(m.min_ms), fmt.ms(m.median_ms), fmt.ms(m.mean_ms), fmt.ms(m.p90_ms), `${Math.round(m.throughput_per_s)}/s`]);
+  const pair = ms.length === 2 && (r.speedup || ms[1].speedup);
+  const accuracy = ms.some((m) => m.accuracy !== null && m.accuracy !== undefined);
+  const rows = ms.map((m, i) => {
+    const w = worstOutput(m.output_difference);
+    return [[`${i + 1}: `, h("a", { href: `#/models/${m.id}` }, m.name)],
+      fmt.ms(m.median_ms), fmt.ms(m.p90_ms), m.throughput_per_s ? `${Math.round(m.throughput_per_s)}/s` : "—",
+      i === 0 ? "reference" : m.speedup ? `${Number(m.speedup).toFixed(2)}×` : "—",
+      i === 0 ? "—" : w ? fmt.num(w.rel_l2_error) : "—", i === 0 ? "—" : w ? fmt.num(w.cosine_similarity, 4) : "—",
+      ...(accuracy ? [m.accuracy === null || m.accuracy === undefined ? "—" : fmt.pct(m.accuracy)] : [])];
+  });
+  const diff = ms.length === 2 ? ms[1].output_difference || r.output_difference : null;
   return h("section", { "aria-labelledby": "bench-title", class: "result", id: "bench-result" },
     h("h2", { id: "bench-title" }, "Result"),
+    benchLine(r, job, datasetNames),
     h("div", { class: "stats" },
-      r.speedup ? stat("Speedup (A / B)", `${Number(r.speedup).toFixed(2)}×`, "median latency of A over B") : null,
+      pair ? stat("Speedup (1 / 2)", `${Number(ms[1].speedup || r.speedup).toFixed(2)}×`, "median latency of 1 over 2") : null,
       stat("Runs", String(r.runs), `batch of ${r.batch_size}, ${r.warmup} warm-up`),
       inputsStat(r, job, datasetNames)),
     latencies(ms),
-    scroller("Latency per model", simpleTable({ caption: "Latency per model", numeric: [1, 2, 3, 4, 5],
-      head: ["Model", "Min", "Median", "Mean", "p90", "Throughput"], rows })),
-    r.output_difference ? scroller("Output difference", simpleTable({ caption: "Output difference (B against A)",
+    scroller("Models compared", simpleTable({ caption: "Models compared (speedup and output difference against model 1)",
+      numeric: accuracy ? [1, 2, 3, 4, 5, 6, 7] : [1, 2, 3, 4, 5, 6],
+      head: ["Model", "Median", "p90", "Throughput", "Speedup vs 1", "Output rel. L2 vs 1", "Cosine vs 1",
+        ...(accuracy ? ["Top-1 accuracy"] : [])], rows })),
+    diff ? scroller("Output difference", simpleTable({ caption: "Output difference (model 2 against model 1)",
       head: ["Output", "Max abs error", "Rel. L2 error", "Cosine similarity"], numeric: [1, 2, 3],
-      rows: r.output_difference.map((o) => [o.name, fmt.num(o.max_abs_error), fmt.num(o.rel_l2_error),
+      rows: diff.map((o) => [o.name, fmt.num(o.max_abs_error), fmt.num(o.rel_l2_error),
         fmt.num(o.cosine_similarity, 4)]) })) : null);
 }
