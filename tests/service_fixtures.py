@@ -6,9 +6,12 @@ bad models, and tasks for the worker pool's own tests. Test modules import what 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import local_stack
@@ -18,8 +21,8 @@ from local_stack import REPO, alive, conv_model, free_port, upload
 from machine import program, scaled
 from onnx import TensorProto, helper
 
-__all__ = ["REPO", "Moto", "Redis", "Server", "Worker", "alive", "conv_model", "free_port", "upload", "wait_job",
-           "checker_failing_model", "external_data_model", "no_conv_model", "npz_bytes", "TASKS"]
+__all__ = ["REPO", "Moto", "Redis", "Server", "Worker", "alive", "conv_model", "free_port", "serving", "upload",
+           "wait_job", "checker_failing_model", "external_data_model", "no_conv_model", "npz_bytes", "TASKS"]
 
 
 class Redis(local_stack.Redis):
@@ -49,6 +52,17 @@ class Worker(local_stack.Worker):
 
     def start(self, timeout: float = 60) -> Worker:
         return super().start(scaled(timeout))
+
+
+@contextlib.contextmanager
+def serving(base: Path, workers: int = 2) -> Iterator[httpx.Client]:
+    """A server on ``base/data`` (auto mode's latency cache in ``base/cache``) and a client of it; on
+    leaving, the server stops and its log must hold no traceback."""
+    srv = Server(base / "data", workers=workers, env={"SEPCONV_CACHE_DIR": str(base / "cache")}).start()
+    with srv.client() as c:
+        yield c
+    srv.stop()
+    assert "Traceback" not in srv.log.read_text(), srv.log.read_text()[-4000:]
 
 
 def wait_job(client: httpx.Client, job_id: str, timeout: float = 60) -> dict:

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import numpy_helper
-from service_fixtures import REPO, Server, npz_bytes, upload, wait_job
+from service_fixtures import REPO, npz_bytes, serving, upload, wait_job
 
 SMALL = REPO / "sample_models" / "digits_small.onnx"
 SMALL_DATA = REPO / "sample_models" / "digits_small_test.npz"
@@ -34,12 +34,8 @@ def _variant(seed: int | None = None, fixed: int | None = None) -> bytes:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    base = tmp_path_factory.mktemp("compare")
-    srv = Server(base / "data", workers=2, env={"SEPCONV_CACHE_DIR": str(base / "cache")}).start()
-    with srv.client() as c:
+    with serving(tmp_path_factory.mktemp("compare")) as c:
         yield c
-    srv.stop()
-    assert "Traceback" not in srv.log.read_text(), srv.log.read_text()[-4000:]
 
 
 @pytest.fixture(scope="module")

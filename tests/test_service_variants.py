@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from sepconv.service.jobs.variants import asked, conversion_tag
-from service_fixtures import REPO, Server, conv_model, upload, wait_job
+from service_fixtures import REPO, conv_model, serving, upload, wait_job
 
 SMALL = REPO / "sample_models" / "digits_small.onnx"
 SMALL_DATA = REPO / "sample_models" / "digits_small_test.npz"
@@ -23,12 +23,8 @@ RUNS = [  # (options, the tag the service must give them)
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    base = tmp_path_factory.mktemp("variants")
-    srv = Server(base / "data", workers=2, env={"SEPCONV_CACHE_DIR": str(base / "cache")}).start()
-    with srv.client() as c:
+    with serving(tmp_path_factory.mktemp("variants")) as c:
         yield c
-    srv.stop()
-    assert "Traceback" not in srv.log.read_text(), srv.log.read_text()[-4000:]
 
 
 @pytest.fixture(scope="module")
