@@ -72,9 +72,13 @@ def test_benchmark_both_on_the_conversions_dataset_and_batch_with_a_third_model(
     shot(page, "30-compare-three")
     form.get_by_role("button", name="Run benchmark").click()
     page.wait_for_url(re.compile(r"#/jobs/job_"))
+    subject = page.locator("#job-subject").inner_text()
+    assert subject.startswith("Benchmarking ") and f" against {SMALL.name} on dataset" in subject, subject
     result = page.locator("#bench-result")
     result.wait_for()
     table = result.get_by_role("table", name=re.compile("Models compared"))
+    width = table.evaluate("t => [t.scrollWidth, t.parentElement.clientWidth]")
+    assert width[0] <= width[1], f"the table ({width[0]} px) is wider than its card ({width[1]} px) on a laptop"
     rows = table.locator("tbody tr")
     assert rows.count() == 3
     assert "reference" in rows.nth(0).inner_text()

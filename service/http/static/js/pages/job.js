@@ -87,12 +87,12 @@ function describe(job, names) {
   }
   const ids = p.model_ids || [];
   const batch = p.batch ? `, batch ${p.batch}` : "";
-  if (ids.length > 2) {  // the first is the reference the others are measured against
-    return h("p", { id: "job-subject" }, "Benchmarking ", ids.slice(1).map((id, i) => [i ? ", " : "", model(id)]),
-      " against ", model(ids[0]), data, `${batch}, ${p.runs} runs.`);
+  if (ids.length < 2) {
+    return h("p", { id: "job-subject" }, "Benchmarking ", model(ids[0]), data, `${batch}, ${p.runs} runs.`);
   }
-  return h("p", { id: "job-subject" }, "Benchmarking ", ids.map((id, i) => [i ? " against " : "", model(id)]),
-    data, `${batch}, ${p.runs} runs.`);
+  // the first is the reference the others are measured against, however many there are
+  return h("p", { id: "job-subject" }, "Benchmarking ", ids.slice(1).map((id, i) => [i ? ", " : "", model(id)]),
+    " against ", model(ids[0]), data, `${batch}, ${p.runs} runs.`);
 }
 
 function outcome(job, ctx, names) {
