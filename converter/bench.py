@@ -63,9 +63,11 @@ def _check_batch(sessions: list[ort.InferenceSession], names: list[str], batch: 
         raise ValueError("the models' inputs share no batch axis (a scalar, or first dims that differ), so no "
                          f"batch of {batch} can be formed")
     for name, s in zip(names, sessions):
+        if not _fixed(s):
+            continue
         for i in s.get_inputs():
             first = i.shape[0] if i.shape else None
-            if _fixed(s) and isinstance(first, int) and first != batch:
+            if isinstance(first, int) and first != batch:
                 raise ValueError(f"model {name} fixes the batch size of input {i.name!r} to {first}; "
                                  f"it cannot run at the batch size of {batch} asked for")
 
@@ -99,19 +101,16 @@ def _compared(inputs: InputSet, batch: int, fixed: bool) -> InputSet:
 def _outputs(sessions: list[ort.InferenceSession], inputs: InputSet) -> tuple[list[list[dict]], list[float] | None]:
     """Each later model's outputs against the first's, and every model's top-1 accuracy (None without class labels)."""
     names = [o.name for o in sessions[0].get_outputs()]
-    cmps = [Comparison(names, inputs.labels) for _ in sessions[1:]] or [Comparison(names, inputs.labels)]
+    cmps = [Comparison(names, inputs.labels) for _ in sessions]  # the first against itself: its own accuracy
     for feed in inputs.batches():
         n = len(next(iter(feed.values())))
         ref = run(sessions[0], feed, "the first model")
-        if len(sessions) == 1:
-            cmps[0].add(ref, ref, n)
-        for k, (s, c) in enumerate(zip(sessions[1:], cmps), start=1):
-            c.add(ref, run(s, feed, f"model {k + 1}"), n)
-    diffs = [[o.result() for o in c.outputs] for c in cmps] if len(sessions) > 1 else []
+        cmps[0].add(ref, ref, n)
+        for k, (s, c) in enumerate(zip(sessions[1:], cmps[1:]), start=2):
+            c.add(ref, run(s, feed, f"model {k}"), n)
     acc = [c.accuracy() for c in cmps]
-    if any(a is None for a in acc):
-        return diffs, None
-    return diffs, [acc[0]["before"], *[a["after"] for a in acc]] if len(sessions) > 1 else [acc[0]["before"]]
+    diffs = [[o.result() for o in c.outputs] for c in cmps[1:]]
+    return diffs, None if any(a is None for a in acc) else [a["after"] for a in acc]
 
 
 def _accuracy_note(inputs: InputSet, accuracy: list[float] | None) -> str | None:

@@ -44,16 +44,13 @@ class Retention:
                     pass  # picked up by a job meanwhile: next round
         return removed
 
-    def sweep_orphans(self, grace_s: float = ORPHAN_GRACE_S) -> int:
-        """Remove local blobs no row names, older than ``grace_s``; how many went."""
-        return self.artifacts.remove_orphans(time.time() - grace_s)
-
     async def run(self) -> None:
         """Apply it now and then every interval, until cancelled; a failed round is logged, not fatal."""
         while True:
             try:
                 removed = await asyncio.to_thread(self.apply)
-                removed["orphan_blobs"] = await asyncio.to_thread(self.sweep_orphans)
+                removed["orphan_blobs"] = await asyncio.to_thread(self.artifacts.remove_orphans,
+                                                                 time.time() - ORPHAN_GRACE_S)
                 if any(removed.values()):
                     log.info("retention removed %s", removed)
             except Exception:
