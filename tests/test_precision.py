@@ -15,7 +15,8 @@ from model_builders import conv_node, make_model, run
 from onnx import TensorProto, helper, numpy_helper
 from sepconv.converter import ConvertOptions, OptionError, SepconvError, convert_file, prepare_inputs
 from sepconv.converter.auto import pipeline
-from sepconv.converter.auto.precision import within_budget
+from sepconv.converter.auto.allocate import Evaluator
+from sepconv.converter.auto.precision import probe_set, within_budget
 from sepconv.converter.auto.search import Budget
 from sepconv.converter.auto.split import split
 
@@ -106,6 +107,27 @@ def test_the_layer_whose_int8_breaks_the_budget_falls_back_to_float(tmp_path):
     fresh: dict[str, float] = {}
     within_budget(model, model.SerializeToString(), parts.fit, parts.held, budget, threads=1, known=fresh)
     assert fresh == pytest.approx(q.sensitivity)  # what this start measured, for the next
+
+
+def test_node_sensitivities_take_fewer_samples_where_the_outputs_are_large():
+    """A 16x16x16 output holds 4096 values a sample: 2 samples rank the nodes. Pooled to 16 values,
+    8 are taken; a model that fixes its batch at 3 gets whole batches."""
+    x = np.random.default_rng(3).standard_normal((24, 8, 16, 16)).astype(np.float32)
+
+    def probe_samples(model: onnx.ModelProto, arrays: dict) -> int:
+        fit = prepare_inputs(model, {}, arrays, 0)
+        return probe_set(fit, Evaluator(model.SerializeToString(), fit, 1)).samples
+
+    assert probe_samples(two_convs(outlier=False), {"x": x}) == 2
+    pooled = two_convs(outlier=False)
+    pooled.graph.node[-1].output[0] = "c"
+    pooled.graph.node.append(helper.make_node("GlobalAveragePool", ["c"], ["y"]))
+    del pooled.graph.output[:]
+    pooled.graph.output.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 1, 1]))
+    assert probe_samples(pooled, {"x": x}) == 8
+    fixed = prepare_inputs(two_convs(outlier=False, batch=3), {}, {"x": x}, 0)
+    assert fixed.fixed and fixed.batch == 3
+    assert probe_set(fixed, Evaluator(two_convs(outlier=False, batch=3).SerializeToString(), fixed, 1)).samples == 3
 
 
 def _conv_inside_if() -> onnx.ModelProto:
