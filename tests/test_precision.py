@@ -14,7 +14,7 @@ import pytest
 from model_builders import conv_node, make_model, run
 from onnx import TensorProto, helper, numpy_helper
 from sepconv.converter import ConvertOptions, OptionError, SepconvError, convert_file, prepare_inputs
-from sepconv.converter.auto import pipeline
+from sepconv.converter.auto import pipeline, precision, precision_stage
 from sepconv.converter.auto.allocate import Evaluator
 from sepconv.converter.auto.precision import probe_set, within_budget
 from sepconv.converter.auto.search import Budget
@@ -218,6 +218,27 @@ def test_auto_mode_with_int8_stays_within_the_budget_and_is_never_slower(tmp_pat
         assert "conv_b" not in p["int8_nodes"]  # the outlier layer cannot be int8 within 5%
         assert a["accepted"] and a["latency"]["ratio"] < 0.97
         assert "QuantizeLinear" in _ops(out)
+
+
+def test_no_fallback_is_searched_where_every_node_in_int8_is_not_faster(tmp_path, monkeypatch, _fast_whole):
+    """Every node in int8 breaks the budget (the outlier) and is made to time twice as slow as the
+    original: no node sensitivity is measured, and the reason says int8 would not be faster."""
+    real = precision_stage.median_ms
+
+    def int8_slower(models, *args, **kw):
+        return [ms * (2.0 if b"QuantizeLinear" in m else 1.0) for m, ms in zip(models, real(models, *args, **kw))]
+
+    measured: list = []
+    monkeypatch.setattr(precision_stage, "median_ms", int8_slower)
+    monkeypatch.setattr(precision, "_sensitivities", lambda *args: measured.append(args) or {})
+    src, out, data = tmp_path / "m.onnx", tmp_path / "o.onnx", tmp_path / "d.npz"
+    onnx.save(two_convs(outlier=True), str(src))
+    _npz(data, n=64)
+    r = convert_file(src, out, ConvertOptions(method="auto", precision="auto", max_error=0.05, threads=1), data=data)
+    p = r["precision"]
+    assert p["chosen"] == "float" and "int8 would not be faster" in p["reason"], p["reason"]
+    assert measured == [] and p["starts"] and all(s["every_node_int8_ratio"] > 1.5 for s in p["starts"])
+    assert "QuantizeLinear" not in _ops(out)
 
 
 def silu_block(seed: int = 0) -> onnx.ModelProto:

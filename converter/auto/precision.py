@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,14 +88,17 @@ def every_layer(model: onnx.ModelProto, original: bytes, fit: InputSet, held: In
 
 def within_budget(model: onnx.ModelProto, original: bytes, fit: InputSet, held: InputSet, budget: Budget,
                   threads: int | None, metric=None, fallback: bool = True,
-                  calibrations: tuple[str, ...] | None = None, known: dict[str, float] | None = None
-                  ) -> Quantized | None:
+                  calibrations: tuple[str, ...] | None = None, known: dict[str, float] | None = None,
+                  worth: Callable[[onnx.ModelProto], bool] | None = None) -> Quantized | None:
     """int8 for as many compute nodes as the budget allows (all or none where not ``fallback``),
     on the fitting data within FIT_MARGIN and then on the held-out data; None where not even one
     node can be int8 within it. ``calibrations``: the methods tried (default: all). ``known``: nodes'
     sensitivities measured on another start (of the same model), reused as the ranking for nodes of
-    the same name, and added to: the bisection and the held-out check still judge the models it builds. Raises
-    SepconvError where the quantizer cannot take the model."""
+    the same name, and added to: the bisection and the held-out check still judge the models it builds.
+    ``worth``: asked of the model with every node in int8, where that misses the budget, whether
+    keeping nodes float is worth searching (the caller's measured latency: nodes kept float only add
+    float work and quantize / dequantize pairs, so where every node in int8 is not fast enough, no
+    fallback is); None where it says no. Raises SepconvError where the quantizer cannot take the model."""
     with tempfile.TemporaryDirectory(prefix="sepconv-int8-") as work:
         prep = REGISTRY[INT8].prepare(model, calibration_set(fit), work)
         fit_judge, held_judge = Evaluator(original, fit, threads, metric), Evaluator(original, held, threads, metric)
@@ -104,7 +108,7 @@ def within_budget(model: onnx.ModelProto, original: bytes, fit: InputSet, held: 
         if budget.met(held) and budget.met(on_fit, FIT_MARGIN):
             return Quantized(q, nodes, {}, calibration, held, tried, prep.prepared.notes,
                              calib_samples=prep.calib.samples)
-        if not fallback:
+        if not fallback or (worth is not None and not worth(q)):
             return None
         known = {} if known is None else known
         probe = Evaluator(original, probe_set(fit, fit_judge), threads)

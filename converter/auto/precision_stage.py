@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import onnx
 
@@ -34,6 +35,9 @@ from .split import split
 
 #: Seconds each int8 candidate is timed against the original before the fastest is checked whole.
 CANDIDATE_SECONDS = 1.0
+#: A start's model with every node in int8 that times within this share above the ratio to beat
+#: still gets its search for nodes to keep float (a brief timing's noise); slower ones do not.
+NOISE_MARGIN = 0.05
 
 
 @dataclass
@@ -65,24 +69,26 @@ def choose(starts: list[Start], original: bytes, fit: InputSet, held: InputSet, 
     found: list[tuple[dict, Start, Quantized]] = []
     calibrations: tuple[str, ...] | None = None  # the first start's held-out data picks it for all
     known: dict[str, float] = {}  # sensitivities measured on earlier starts, reused by node name
+    bar = (1.0 - min_gain) if float_ratio is None else min(1.0 - min_gain, float_ratio)
     for done, start in enumerate(starts):
         steps(done, len(starts) + 1, sub_step("quantizing", "float model", done + 1, len(starts),
                                               f"step {start.step}" if start.step else "the original"))
+        row = {"step": start.step, "int8_nodes": 0, "float_nodes": None, "held_out": None, "timed_ratio": None,
+               "every_node_int8_ratio": None}
         try:
             q = within_budget(start.model, original, fit, held, budget, options.threads, metric,
-                              fallback=options.precision == AUTO_PRECISION, calibrations=calibrations, known=known)
+                              fallback=options.precision == AUTO_PRECISION, calibrations=calibrations, known=known,
+                              worth=partial(_fast_enough, row, original, feed, options.threads, bar))
         except SepconvError as exc:
             section["reason"] = str(exc)
             return Picked(None, None, None, section)
-        row = {"step": start.step, "int8_nodes": len(q.int8_nodes) if q else 0,
-               "float_nodes": len(q.float_nodes) if q else None,
-               "held_out": q.section()["held_out"] if q else None, "timed_ratio": None}
         section["starts"].append(row)
         if q is not None:
+            row.update(int8_nodes=len(q.int8_nodes), float_nodes=len(q.float_nodes), held_out=q.section()["held_out"])
             calibrations = (q.calibration,)
             found.append((row, start, q))
     if not found:
-        section["reason"] = f"no layer could run in int8 within the budget ({budget.describe()}) on the held-out data"
+        section["reason"] = _none_found(section["starts"], budget, bar)
         return Picked(None, None, None, section)
     # every start's int8 model in one interleaved timing with the original, so none wins by its moment
     ms = median_ms([original] + [q.model.SerializeToString() for _, _, q in found], feed, options.threads,
@@ -92,7 +98,6 @@ def choose(starts: list[Start], original: bytes, fit: InputSet, held: InputSet, 
     _, start, q = min(found, key=lambda f: f[0]["timed_ratio"])
     steps(len(starts), len(starts) + 1, "quantizing: timing the fastest int8 model against the original")
     latency = check(q.model.SerializeToString())
-    bar = (1.0 - min_gain) if float_ratio is None else min(1.0 - min_gain, float_ratio)
     section.update(q.section())
     if not latency["ratio"] < bar:
         section["reason"] = (f"int8 was not measurably faster: {latency['ratio']:.3f} of the original's time "
@@ -100,6 +105,25 @@ def choose(starts: list[Start], original: bytes, fit: InputSet, held: InputSet, 
         return Picked(None, None, None, section)
     section["chosen"] = INT8 if not q.float_nodes else "mixed"
     return Picked(q, start, latency, section)
+
+
+def _fast_enough(row: dict, original: bytes, feed: dict, threads: int | None, bar: float,
+                 every_node: onnx.ModelProto) -> bool:
+    """Whether a start's model with every node in int8 (which missed the budget) times within
+    NOISE_MARGIN of ``bar``: if not, no set of nodes kept float is searched for (``row`` keeps the ratio)."""
+    before, after = median_ms([original, every_node.SerializeToString()], feed, threads, CANDIDATE_SECONDS,
+                              min_runs=5, max_runs=200)
+    row["every_node_int8_ratio"] = after / before
+    return after / before < bar * (1.0 + NOISE_MARGIN)
+
+
+def _none_found(rows: list[dict], budget: Budget, bar: float) -> str:
+    slow = [r["every_node_int8_ratio"] for r in rows if r["every_node_int8_ratio"] is not None
+            and not r["every_node_int8_ratio"] < bar * (1.0 + NOISE_MARGIN)]
+    if rows and len(slow) == len(rows):
+        return (f"int8 would not be faster: with every node in int8 it measured {min(slow):.3f} of the original's "
+                f"time against {bar:.3f} needed, and nodes kept float only add to that")
+    return f"no layer could run in int8 within the budget ({budget.describe()}) on the held-out data"
 
 
 def for_fixed(converted: onnx.ModelProto, original: bytes, inputs: InputSet, options: ConvertOptions,

@@ -231,9 +231,11 @@ function fallbackTable(floats) {
 function startsTable(starts) {
   return scroller("int8 starts", simpleTable({
     caption: "int8 tried on these steps of auto mode's path (0: the original)",
-    head: ["Step", "Nodes in int8", "Kept float", "Held-out error", "Latency vs the original"], numeric: [0, 1, 2, 3, 4],
+    head: ["Step", "Nodes in int8", "Kept float", "Held-out error", "Latency vs the original", "All int8 vs the original"],
+    numeric: [0, 1, 2, 3, 4, 5],
     rows: starts.map((st) => [String(st.step), String(st.int8_nodes ?? 0), st.float_nodes === null ? "—" : String(st.float_nodes),
-      fmt.num((st.held_out || {}).max_error), fmt.ratio(st.timed_ratio)]) }));
+      fmt.num((st.held_out || {}).max_error), fmt.ratio(st.timed_ratio),
+      st.every_node_int8_ratio == null ? "—" : fmt.ratio(st.every_node_int8_ratio)]) }));
 }
 
 export function conversionResult(job, ctx) {
