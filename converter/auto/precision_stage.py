@@ -114,12 +114,16 @@ def _fast_enough(row: dict, original: bytes, feed: dict, threads: int | None, ba
     before, after = median_ms([original, every_node.SerializeToString()], feed, threads, CANDIDATE_SECONDS,
                               min_runs=5, max_runs=200)
     row["every_node_int8_ratio"] = after / before
-    return after / before < bar * (1.0 + NOISE_MARGIN)
+    return _within_noise(after / before, bar)
+
+
+def _within_noise(ratio: float, bar: float) -> bool:
+    return ratio < bar * (1.0 + NOISE_MARGIN)
 
 
 def _none_found(rows: list[dict], budget: Budget, bar: float) -> str:
     slow = [r["every_node_int8_ratio"] for r in rows if r["every_node_int8_ratio"] is not None
-            and not r["every_node_int8_ratio"] < bar * (1.0 + NOISE_MARGIN)]
+            and not _within_noise(r["every_node_int8_ratio"], bar)]
     if rows and len(slow) == len(rows):
         return (f"int8 would not be faster: with every node in int8 it measured {min(slow):.3f} of the original's "
                 f"time against {bar:.3f} needed, and nodes kept float only add to that")
