@@ -235,7 +235,7 @@ function startsTable(starts) {
     numeric: [0, 1, 2, 3, 4, 5],
     rows: starts.map((st) => [String(st.step), String(st.int8_nodes ?? 0), st.float_nodes === null ? "—" : String(st.float_nodes),
       fmt.num((st.held_out || {}).max_error), fmt.ratio(st.timed_ratio),
-      st.every_node_int8_ratio == null ? "—" : fmt.ratio(st.every_node_int8_ratio)]) }));
+      fmt.ratio(st.every_node_int8_ratio)]) }));
 }
 
 export function conversionResult(job, ctx) {
