@@ -21,18 +21,21 @@ from sepconv.converter.auto.search import Budget
 from sepconv.converter.auto.split import split
 
 
-def two_convs(*, outlier: bool, opset: int = 17, batch: int = 1, seed: int = 0) -> onnx.ModelProto:
+def two_convs(*, outlier: bool, opset: int = 17, batch: int = 1, seed: int = 0, prelu: bool = False) -> onnx.ModelProto:
     """x -> conv_a (3x3, 8 -> 16) -> Relu -> conv_b (3x3, 16 -> 16) -> y. With ``outlier``, each of
     conv_b's output channels has one weight 1000x the others: per-channel int8 keeps that one and
-    rounds every other weight of the channel to zero, so conv_b in int8 breaks any small budget."""
+    rounds every other weight of the channel to zero, so conv_b in int8 breaks any small budget.
+    With ``prelu``, a per-channel PRelu instead of the Relu: an op without an int8 kernel in ORT."""
     rng = np.random.default_rng(seed)
     wa = (rng.standard_normal((16, 8, 3, 3)) / np.sqrt(72)).astype(np.float32)
     wb = (rng.standard_normal((16, 16, 3, 3)) / np.sqrt(144)).astype(np.float32)
     if outlier:  # fed by a channel conv_a all but silences, so the outlier itself adds little to y
         wa[0] *= 1e-4
         wb[:, 0, 1, 1] = 1000.0 * np.abs(wb).max()
-    inits = [numpy_helper.from_array(wa, "wa"), numpy_helper.from_array(wb, "wb")]
-    nodes = [conv_node("conv_a", ["x", "wa"], "a", pads=[1, 1, 1, 1]), helper.make_node("Relu", ["a"], ["r"]),
+    inits = [numpy_helper.from_array(wa, "wa"), numpy_helper.from_array(wb, "wb"),
+             numpy_helper.from_array(np.full((16, 1, 1), 0.25, np.float32), "slope")]
+    act = helper.make_node("PRelu", ["a", "slope"], ["r"]) if prelu else helper.make_node("Relu", ["a"], ["r"])
+    nodes = [conv_node("conv_a", ["x", "wa"], "a", pads=[1, 1, 1, 1]), act,
              conv_node("conv_b", ["r", "wb"], "y", pads=[1, 1, 1, 1])]
     return make_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 8, 16, 16])],
                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 16, 16, 16])], inits, opset=opset)
@@ -62,6 +65,21 @@ def test_int8_after_no_rewrite_is_verified_and_a_quarter_of_the_weights(tmp_path
     assert 0 < out_stats["rel_l2_error"] < 0.05  # int8 is not exact, and it is close
     assert json.loads(dict((p.key, p.value) for p in onnx.load(str(out)).metadata_props)["sepconv.options"])[
         "precision"] == "int8"
+
+
+def test_the_report_names_the_ops_int8_layers_hand_back_to_float(tmp_path):
+    """A PRelu between the convs has no int8 kernel: conv_a's int8 output is dequantized for it."""
+    for prelu, expected in ((True, {"PRelu": 1}), (False, {})):
+        src, out, data = tmp_path / f"m{prelu}.onnx", tmp_path / f"o{prelu}.onnx", tmp_path / "d.npz"
+        onnx.save(two_convs(outlier=False, prelu=prelu), str(src))
+        _npz(data)
+        r = convert_file(src, out, ConvertOptions(method="none", precision="int8"), data=data)
+        assert r["precision"]["chosen"] == "int8" and r["precision"]["float_between_int8"] == expected
+    cli = subprocess.run([sys.executable, "-m", "sepconv", "convert", str(tmp_path / "mTrue.onnx"), "-o",
+                          str(tmp_path / "cli.onnx"), "--method", "none", "--precision", "int8", "--data", str(data)],
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stderr
+    assert "run float after int8 layers (no int8 kernel in ONNX Runtime): 1 PRelu" in " ".join(cli.stdout.split())
 
 
 def test_a_model_below_opset_13_is_upgraded_then_quantized(tmp_path):
@@ -232,12 +250,14 @@ def test_no_fallback_is_searched_where_every_node_in_int8_is_not_faster(tmp_path
     monkeypatch.setattr(precision_stage, "median_ms", int8_slower)
     monkeypatch.setattr(precision, "_sensitivities", lambda *args: measured.append(args) or {})
     src, out, data = tmp_path / "m.onnx", tmp_path / "o.onnx", tmp_path / "d.npz"
-    onnx.save(two_convs(outlier=True), str(src))
+    onnx.save(two_convs(outlier=True, prelu=True), str(src))
     _npz(data, n=64)
     r = convert_file(src, out, ConvertOptions(method="auto", precision="auto", max_error=0.05, threads=1), data=data)
     p = r["precision"]
     assert p["chosen"] == "float" and "int8 would not be faster" in p["reason"], p["reason"]
+    assert "no int8 kernel for the ops int8 layers feed here (1 PRelu)" in p["reason"], p["reason"]
     assert measured == [] and p["starts"] and all(s["every_node_int8_ratio"] > 1.5 for s in p["starts"])
+    assert all(s["float_between_int8"] == {"PRelu": 1} for s in p["starts"])
     assert "QuantizeLinear" not in _ops(out)
 
 

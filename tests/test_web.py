@@ -427,6 +427,23 @@ def test_int8_from_the_form(tab, server):
     shot(page, "07-result-int8", phone=True)
 
 
+def test_int8_result_names_the_ops_it_hands_back_to_float(tab, server):
+    """A PRelu between two convs has no int8 kernel in ONNX Runtime: the result says it runs float."""
+    from test_precision import two_convs
+
+    with server.client() as client:
+        model = two_convs(outlier=False, prelu=True).SerializeToString()
+        mid = upload(client, "/v1/models", model, "prelu.onnx").json()["id"]
+        job = wait_job(client, client.post(f"/v1/models/{mid}/conversions",
+                                           json={"method": "none", "precision": "int8"}).json()["id"])
+    assert job["state"] == "succeeded", job
+    page = tab(server)
+    page.goto(f"/#/jobs/{job['id']}")
+    islands = page.locator("#precision-islands")
+    islands.wait_for()
+    assert "no int8 kernel" in islands.inner_text() and "1 PRelu" in islands.inner_text()
+
+
 SMALL = REPO / "sample_models" / "digits_small.onnx"
 SMALL_DATA = REPO / "sample_models" / "digits_small_test.npz"
 BAD = "rgb(180, 35, 24)"  # --bad in app.css

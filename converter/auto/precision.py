@@ -59,6 +59,7 @@ class Quantized:
                 "int8_nodes": self.int8_nodes,
                 "float_nodes": [{"node": n, "reason": r, "sensitivity": self.sensitivity.get(n)}
                                 for n, r in self.float_nodes.items()],
+                "float_between_int8": REGISTRY[INT8].float_islands(self.model),
                 "notes": self.notes, "held_out": _brief(self.held)}
 
 

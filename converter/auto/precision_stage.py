@@ -26,7 +26,7 @@ import onnx
 from ..data import InputSet
 from ..errors import SepconvError
 from ..options import ConvertOptions
-from ..precision import AUTO_PRECISION, FLOAT
+from ..precision import AUTO_PRECISION, FLOAT, REGISTRY
 from ..progress import Steps, ignore_steps, sub_step
 from ..timing import median_ms
 from .precision import INT8, Quantized, every_layer, within_budget
@@ -74,7 +74,7 @@ def choose(starts: list[Start], original: bytes, fit: InputSet, held: InputSet, 
         steps(done, len(starts) + 1, sub_step("quantizing", "float model", done + 1, len(starts),
                                               f"step {start.step}" if start.step else "the original"))
         row = {"step": start.step, "int8_nodes": 0, "float_nodes": None, "held_out": None, "timed_ratio": None,
-               "every_node_int8_ratio": None}
+               "every_node_int8_ratio": None, "float_between_int8": None}
         try:
             q = within_budget(start.model, original, fit, held, budget, options.threads, metric,
                               fallback=options.precision == AUTO_PRECISION, calibrations=calibrations, known=known,
@@ -101,7 +101,7 @@ def choose(starts: list[Start], original: bytes, fit: InputSet, held: InputSet, 
     section.update(q.section())
     if not latency["ratio"] < bar:
         section["reason"] = (f"int8 was not measurably faster: {latency['ratio']:.3f} of the original's time "
-                             f"against {bar:.3f} needed")
+                             f"against {bar:.3f} needed" + _islands_said(section["float_between_int8"]))
         return Picked(None, None, None, section)
     section["chosen"] = INT8 if not q.float_nodes else "mixed"
     return Picked(q, start, latency, section)
@@ -114,6 +114,7 @@ def _fast_enough(row: dict, original: bytes, feed: dict, threads: int | None, ba
     before, after = median_ms([original, every_node.SerializeToString()], feed, threads, CANDIDATE_SECONDS,
                               min_runs=5, max_runs=200)
     row["every_node_int8_ratio"] = after / before
+    row["float_between_int8"] = REGISTRY[INT8].float_islands(every_node)
     return _within_noise(after / before, bar)
 
 
@@ -126,8 +127,18 @@ def _none_found(rows: list[dict], budget: Budget, bar: float) -> str:
             and not _within_noise(r["every_node_int8_ratio"], bar)]
     if rows and len(slow) == len(rows):
         return (f"int8 would not be faster: with every node in int8 it measured {min(slow):.3f} of the original's "
-                f"time against {bar:.3f} needed, and nodes kept float only add to that")
+                f"time against {bar:.3f} needed, and nodes kept float only add to that"
+                + _islands_said(rows[0]["float_between_int8"]))
     return f"no layer could run in int8 within the budget ({budget.describe()}) on the held-out data"
+
+
+def _islands_said(islands: dict[str, int] | None) -> str:
+    """Why int8 was slow, where ops without int8 kernels sat between its layers: '; ONNX Runtime...'."""
+    if not islands:
+        return ""
+    ops = ", ".join(f"{n} {op}" for op, n in sorted(islands.items(), key=lambda kv: -kv[1]))
+    return (f"; ONNX Runtime has no int8 kernel for the ops int8 layers feed here ({ops}), so each "
+            "costs a dequantize and float work")
 
 
 def for_fixed(converted: onnx.ModelProto, original: bytes, inputs: InputSet, options: ConvertOptions,
@@ -155,7 +166,8 @@ def for_fixed(converted: onnx.ModelProto, original: bytes, inputs: InputSet, opt
     feed = {k: v[:batch] for k, v in parts.held.arrays.items()}
     section["latency"] = timed = check(converted.SerializeToString(), q.model.SerializeToString(), feed)
     if not timed["ratio"] < 1.0:
-        section.update(chosen=FLOAT, reason=f"int8 measured {timed['ratio']:.3f} of the float model's time")
+        section.update(chosen=FLOAT, reason=f"int8 measured {timed['ratio']:.3f} of the float model's time"
+                       + _islands_said(section["float_between_int8"]))
         return converted, section
     section["chosen"] = INT8 if not q.float_nodes else "mixed"
     return q.model, section

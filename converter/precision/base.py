@@ -50,3 +50,8 @@ class Precision(Protocol):
         """Bind to a model (not changed) and the samples its calibration sees; ``workdir`` holds
         the intermediate files until the caller removes it."""
         ...
+
+    def float_islands(self, model: onnx.ModelProto) -> dict[str, int]:
+        """The op types (with counts) that run float between this precision's layers in ``model``
+        (one ``apply`` gave): each costs conversions in and out, so they explain a slow model."""
+        ...

@@ -16,6 +16,7 @@ import contextlib
 import io
 import logging
 import platform
+import tempfile
 from collections.abc import Collection, Iterator
 from functools import cache
 from pathlib import Path
@@ -37,6 +38,8 @@ MIN_OPSET = 13
 COMPUTE_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 #: Models past this size are pre-processed and quantized with external data.
 LARGE_MODEL_BYTES = 1 << 30
+#: Ops that read only a tensor's shape: an int8 layer feeding one needs no dequantize for it.
+SHAPE_OPS = ("Shape", "Size")
 
 
 @cache
@@ -133,6 +136,35 @@ def _groups(model: onnx.ModelProto) -> dict[str, list[str]]:
     return groups
 
 
+def float_islands(model: onnx.ModelProto) -> dict[str, int]:
+    """The op types (with counts) that int8 layers hand back to float in a QDQ model, as ONNX Runtime
+    runs it: after its graph optimizations (which fuse each int8 layer's quantize / dequantize pairs
+    into its kernel), the nodes still fed by a DequantizeLinear of an activation. Each costs a
+    dequantize and float work (and a quantize where int8 follows), where the float model may have
+    fused the op into the Conv before it: MobileNetV3's hard-swish (HardSigmoid), MTCNN's PRelu, a
+    BatchNormalization after an activation. Empty for a model too large to optimize in memory."""
+    import onnxruntime as ort
+
+    if model.ByteSize() > LARGE_MODEL_BYTES:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="sepconv-islands-") as work:
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # fuses QDQ, keeps op names
+        so.optimized_model_filepath, so.log_severity_level = str(Path(work) / "optimized.onnx"), 3
+        try:
+            ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+            graph = onnx.load(so.optimized_model_filepath).graph
+        except Exception:  # ORT raises its own types; the caller's own sessions report what is wrong
+            return {}
+    weights = {t.name for t in graph.initializer}
+    dequantized = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear" and n.input[0] not in weights}
+    found: dict[str, int] = {}
+    for n in graph.node:
+        if n.op_type not in ("QuantizeLinear", "DequantizeLinear", *SHAPE_OPS) and dequantized & set(n.input):
+            found[n.op_type] = found.get(n.op_type, 0) + 1
+    return found
+
+
 class PreparedInt8:
     """One model ready for int8: upgraded, pre-processed and named once; calibrated once per method."""
 
@@ -210,3 +242,6 @@ class Int8:
 
     def prepare(self, model: onnx.ModelProto, calib: InputSet, workdir: str) -> PreparedInt8:
         return PreparedInt8(model, calib, workdir)
+
+    def float_islands(self, model: onnx.ModelProto) -> dict[str, int]:
+        return float_islands(model)

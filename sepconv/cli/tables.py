@@ -201,6 +201,10 @@ def precision_summary(p: dict, totals: dict, console: Console) -> None:
         say(console, f"precision: {f['node']} {f['reason']}")
     for note in p.get("notes") or []:
         say(console, f"precision: {note}")
+    islands = p.get("float_between_int8")
+    if islands and p["chosen"] != "float":
+        say(console, "precision: run float after int8 layers (no int8 kernel in ONNX Runtime): "
+                     + ", ".join(f"{n} {op}" for op, n in islands.items()))
     if p.get("reason"):
         say(console, f"precision: kept float: {p['reason']}")
 

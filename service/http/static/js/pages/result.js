@@ -213,6 +213,9 @@ function precisionPart(p, totals) {
       cal.method ? stat("Calibration", cal.method, cal.samples ? `on ${cal.samples} samples, chosen on held-out data` : null) : null,
       stat("Layers kept float", String(floats.length), floats.length ? "their int8 error broke the budget" : null)),
     p.reason ? h("p", { class: "muted", id: "precision-reason" }, `Kept float: ${p.reason}`) : null,
+    p.chosen !== "float" && Object.keys(p.float_between_int8 || {}).length
+      ? h("p", { class: "muted", id: "precision-islands" }, "Run float after int8 layers (no int8 kernel in ONNX Runtime): ",
+        Object.entries(p.float_between_int8).map(([op, n], i) => [i ? ", " : "", `${n} `, h("code", {}, op)])) : null,
     floats.length ? fallbackTable(floats) : null,
     (p.starts || []).length ? startsTable(p.starts) : null,
     (p.notes || []).length ? h("ul", {}, p.notes.map((n) => h("li", {}, n))) : null);
