@@ -112,6 +112,7 @@ class Watch:
         self.server, self.root = server, psutil.Process(server.proc.pid)
         self.peak: dict[int, tuple[int, str]] = {}  # pid -> (largest RSS seen, command line)
         self.ready: list[int] = []  # /readyz statuses
+        self.not_ready: list[str] = []  # the bodies (or errors) of its other answers
         self.samples = 0
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._rss, daemon=True),
@@ -141,9 +142,13 @@ class Watch:
         with httpx.Client(base_url=self.server.url, timeout=10) as c:
             while not self._stop.is_set():
                 try:
-                    self.ready.append(c.get("/readyz").status_code)
-                except httpx.HTTPError:
+                    r = c.get("/readyz")
+                    self.ready.append(r.status_code)
+                    if r.status_code != 200:
+                        self.not_ready.append(r.text[:300])
+                except httpx.HTTPError as exc:
                     self.ready.append(0)
+                    self.not_ready.append(repr(exc)[:300])
                 self._stop.wait(0.1)
 
     def stop(self) -> None:
@@ -183,7 +188,7 @@ def _within_limits(watch: Watch) -> None:
           f"{len(watch.ready)} /readyz answers")
     assert watch.samples > 10
     assert rss < MEMORY_MB + MARGIN_MB, (rss, what)
-    assert watch.ready and set(watch.ready) == {200}, watch.ready
+    assert watch.ready and set(watch.ready) == {200}, watch.not_ready[:3]
 
 
 def test_dataset_bomb_refused_at_upload(bounded, tmp_path):

@@ -9,7 +9,7 @@ import time
 import psutil
 import pytest
 from machine import scaled
-from sepconv.service.embedded.worker_pool import ProcessRunner, TaskError
+from sepconv.service.embedded.worker_pool import REPLACE_GRACE_S, ProcessRunner, TaskError
 from sepconv.service.jobs.tasks import TASKS
 from service_fixtures import Server, alive, conv_model, upload
 
@@ -41,6 +41,27 @@ def test_crash_and_timeout_fail_alone(runner):
     while not runner.alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert runner.alive()
+
+
+def test_a_worker_waiting_for_its_replacement_is_not_a_pool_down():
+    """A worker that died reads alive until REPLACE_GRACE_S has passed without its replacement (a
+    loaded machine delays the supervisor: /readyz must not flap to 503 on every memory kill); past
+    that, the pool reads down. The supervisor is held off by holding the pool's lock."""
+    pool = ProcessRunner(1, timeout_s=5, name="grace-worker")
+    try:
+        first = pool._slots[0].proc
+        with pool._lock:  # the supervisor cannot replace the worker while this is held
+            first.kill()
+            first.join(timeout=scaled(10))
+            assert not first.is_alive() and pool.alive()
+            pool._slots[0].dead_since = time.monotonic() - REPLACE_GRACE_S - 1
+            assert not pool.alive()
+        deadline = time.monotonic() + scaled(20)
+        while pool._slots[0].proc is first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool._slots[0].proc is not first and pool.alive()  # replaced: ready again
+    finally:
+        pool.shutdown()
 
 
 def test_deaths_at_the_memory_limit_are_memory_failures(runner):

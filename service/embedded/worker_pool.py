@@ -37,6 +37,8 @@ from . import worker
 from .memory_limit import died_of_memory, job_memory_mb, limit_message
 
 log = logging.getLogger("sepconv.service.jobs")
+#: Seconds a dead worker may wait for its replacement before the pool reads as down (``alive``).
+REPLACE_GRACE_S = 5.0
 
 ProgressHook = Callable[[str, dict], None]
 StartHook = Callable[[str], None]
@@ -89,6 +91,7 @@ class _Slot:
         self.job: _Job | None = None
         self.deadline = 0.0
         self.ready = False  # the worker says so once its imports are done; deadlines start after that
+        self.dead_since: float | None = None  # when ``alive`` first found the process gone
 
     def stop(self, kill: bool = False) -> None:
         try:
@@ -167,8 +170,18 @@ class ProcessRunner:
             return len(self._queue)
 
     def alive(self) -> bool:
+        """The supervisor runs and every worker lives, or died less than REPLACE_GRACE_S ago: the
+        supervisor replaces a dead worker on its next step, which a loaded machine may delay, and a
+        worker stopped at its memory limit is not a service that cannot take work."""
         with self._lock:
-            return self._thread.is_alive() and all(s.proc.is_alive() for s in self._slots)
+            now = time.monotonic()
+            for s in self._slots:
+                if s.proc.is_alive():
+                    s.dead_since = None
+                elif s.dead_since is None:
+                    s.dead_since = now
+            return self._thread.is_alive() and all(s.dead_since is None or now - s.dead_since < REPLACE_GRACE_S
+                                                   for s in self._slots)
 
     def shutdown(self) -> None:
         self._stopping.set()
