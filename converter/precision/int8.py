@@ -158,9 +158,10 @@ def float_islands(model: onnx.ModelProto) -> dict[str, int]:
             return {}
     weights = {t.name for t in graph.initializer}
     dequantized = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear" and n.input[0] not in weights}
+    skip = ("QuantizeLinear", "DequantizeLinear", *SHAPE_OPS, *COMPUTE_OPS)  # compute ops float are the search's
     found: dict[str, int] = {}
     for n in graph.node:
-        if n.op_type not in ("QuantizeLinear", "DequantizeLinear", *SHAPE_OPS) and dequantized & set(n.input):
+        if n.op_type not in skip and dequantized & set(n.input):
             found[n.op_type] = found.get(n.op_type, 0) + 1
     return found
 
