@@ -17,6 +17,7 @@ import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import onnx
@@ -54,12 +55,17 @@ class Quantized:
     sensitivity: dict[str, float] = field(default_factory=dict)  # node -> output error with it alone in int8
     calib_samples: int | None = None
 
+    @cached_property
+    def float_between_int8(self) -> dict[str, int]:
+        """The ops its int8 layers hand back to float (an ORT session to find out: once per model)."""
+        return REGISTRY[INT8].float_islands(self.model)
+
     def section(self) -> dict:
         return {"calibration": {"method": self.calibration, "tried": self.tried, "samples": self.calib_samples},
                 "int8_nodes": self.int8_nodes,
                 "float_nodes": [{"node": n, "reason": r, "sensitivity": self.sensitivity.get(n)}
                                 for n, r in self.float_nodes.items()],
-                "float_between_int8": REGISTRY[INT8].float_islands(self.model),
+                "float_between_int8": self.float_between_int8,
                 "notes": self.notes, "held_out": _brief(self.held)}
 
 

@@ -123,12 +123,13 @@ def _within_noise(ratio: float, bar: float) -> bool:
 
 
 def _none_found(rows: list[dict], budget: Budget, bar: float) -> str:
-    slow = [r["every_node_int8_ratio"] for r in rows if r["every_node_int8_ratio"] is not None
+    slow = [r for r in rows if r["every_node_int8_ratio"] is not None
             and not _within_noise(r["every_node_int8_ratio"], bar)]
     if rows and len(slow) == len(rows):
-        return (f"int8 would not be faster: with every node in int8 it measured {min(slow):.3f} of the original's "
-                f"time against {bar:.3f} needed, and nodes kept float only add to that"
-                + _islands_said(rows[0]["float_between_int8"]))
+        best = min(slow, key=lambda r: r["every_node_int8_ratio"])
+        return (f"int8 would not be faster: with every node in int8 it measured {best['every_node_int8_ratio']:.3f} "
+                f"of the original's time against {bar:.3f} needed, and nodes kept float only add to that"
+                + _islands_said(best["float_between_int8"]))
     return f"no layer could run in int8 within the budget ({budget.describe()}) on the held-out data"
 
 
@@ -136,7 +137,7 @@ def _islands_said(islands: dict[str, int] | None) -> str:
     """Why int8 was slow, where ops without int8 kernels sat between its layers: '; ONNX Runtime...'."""
     if not islands:
         return ""
-    ops = ", ".join(f"{n} {op}" for op, n in sorted(islands.items(), key=lambda kv: -kv[1]))
+    ops = ", ".join(f"{n} {op}" for op, n in islands.items())
     return (f"; ONNX Runtime has no int8 kernel for the ops int8 layers feed here ({ops}), so each "
             "costs a dequantize and float work")
 

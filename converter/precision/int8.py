@@ -137,7 +137,7 @@ def _groups(model: onnx.ModelProto) -> dict[str, list[str]]:
 
 
 def float_islands(model: onnx.ModelProto) -> dict[str, int]:
-    """The op types (with counts) that int8 layers hand back to float in a QDQ model, as ONNX Runtime
+    """The op types (with counts, most first) that int8 layers hand back to float in a QDQ model, as ONNX Runtime
     runs it: after its graph optimizations (which fuse each int8 layer's quantize / dequantize pairs
     into its kernel), the nodes still fed by a DequantizeLinear of an activation. Each costs a
     dequantize and float work (and a quantize where int8 follows), where the float model may have
@@ -163,7 +163,7 @@ def float_islands(model: onnx.ModelProto) -> dict[str, int]:
     for n in graph.node:
         if n.op_type not in skip and dequantized & set(n.input):
             found[n.op_type] = found.get(n.op_type, 0) + 1
-    return found
+    return dict(sorted(found.items(), key=lambda kv: -kv[1]))  # the most first, for every place that lists them
 
 
 class PreparedInt8:
